@@ -1,0 +1,198 @@
+//! `create`: parse and validate the bundle, record the container, make its
+//! cgroups, clone its init and drive it to `created`. Any failure undoes
+//! all of it: no state directory, cgroup, mount or process is left.
+
+use super::{io_err, write_pid_file, Error};
+use crate::cgroups::Cgroups;
+use crate::config::{self, plan::Plan};
+use crate::process::spawn::{self, Request};
+use crate::state::{self, Dir, State, Status};
+use crate::sys::{process as sysproc, signal::SigSet};
+use crate::{console, hooks, log};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub console_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    pub systemd_cgroup: bool,
+}
+
+/// A container in `created` state, still locked by this process.
+pub struct Created {
+    pub dir: Dir,
+    pub state: State,
+    /// The pty master, when this process relays the terminal itself.
+    pub console: Option<OwnedFd>,
+}
+
+/// Undoes a half-made container when dropped armed.
+struct Undo<'a> {
+    dir: &'a Dir,
+    cgroups: Option<&'a Cgroups>,
+    init: Option<libc::pid_t>,
+    poststop: Option<(Vec<u8>, &'a [crate::config::spec::Hook])>,
+    armed: bool,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(pid) = self.init {
+            let _ = sysproc::kill(pid, libc::SIGKILL);
+            let _ = sysproc::waitpid(pid, 0);
+        }
+        if let Some(cg) = self.cgroups {
+            if let Err(e) = cg.destroy() {
+                log::warn(&format!("removing the cgroups of a failed container: {e}"));
+            }
+        }
+        if let Some((state, hooks_list)) = &self.poststop {
+            hooks::run_all_warn("poststop", hooks_list, state);
+        }
+        let _ = self.dir.remove();
+    }
+}
+
+/// Systemd socket activation: descriptors 3.. handed to us for the container.
+fn listen_fds() -> u32 {
+    let pid_ok = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+        .is_some_and(|p| p == sysproc::getpid());
+    match std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+    {
+        Some(n) if pid_ok => n,
+        _ => 0,
+    }
+}
+
+fn check_terminal(plan: &Plan, o: &Options, relay: bool) -> Result<(), Error> {
+    match (plan.process.terminal, o.console_socket.is_some()) {
+        (true, false) if !relay => Err(Error::Usage(
+            "process.terminal is true: a detached container needs --console-socket to hand the terminal to".into(),
+        )),
+        (false, true) => Err(Error::Usage(
+            "--console-socket is given but process.terminal is false".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `create` as the command line runs it: the init keeps the caller's signal mask.
+pub fn create(root: &state::Root, o: &Options) -> Result<Created, Error> {
+    create_with(root, o, false, crate::sys::signal::current_mask())
+}
+
+/// `relay`: the caller (a foreground `run`) handles the terminal itself.
+pub(crate) fn create_with(
+    root: &state::Root,
+    o: &Options,
+    relay: bool,
+    sigmask: SigSet,
+) -> Result<Created, Error> {
+    state::check_id(&o.id)?;
+    let mut plan = config::load(&o.bundle)?;
+    check_terminal(&plan, o, relay)?;
+    if o.systemd_cgroup {
+        log::debug("--systemd-cgroup: using the cgroupfs driver");
+    }
+    let linux = plan.spec.linux.clone().unwrap_or_default();
+    let cgroups = Cgroups::plan(linux.cgroups_path.as_deref(), &o.id)?;
+    let listen = listen_fds();
+    if listen > 0 {
+        plan.process.set_env("LISTEN_FDS", &listen.to_string());
+        plan.process.set_env("LISTEN_PID", "1");
+    }
+    plan.new_keyring = !o.no_new_keyring;
+
+    let dir = Dir::create(root, &o.id)?;
+    let mut state = State {
+        oci_version: state::OCI_VERSION.into(),
+        id: o.id.clone(),
+        pid: 0,
+        pid_start: 0,
+        bundle: plan.bundle.clone(),
+        rootfs: plan.rootfs.clone(),
+        created: humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string(),
+        annotations: plan.annotations(),
+        status: Status::Creating,
+        cgroup_paths: cgroups.paths.clone(),
+        own_cgroups: true,
+        pid_namespace: plan.namespaces.is_new(crate::namespaces::Kind::Pid),
+        systemd_cgroup: o.systemd_cgroup,
+        poststart: plan.hooks.poststart.clone(),
+        poststop: plan.hooks.poststop.clone(),
+    };
+    let mut undo = Undo {
+        dir: &dir,
+        cgroups: None,
+        init: None,
+        poststop: None,
+        armed: true,
+    };
+    // Recorded before anything exists, so `delete --force` finds it all.
+    dir.write(&state)?;
+    dir.write_file("config.json", &plan.raw)?;
+    undo.cgroups = Some(&cgroups);
+    cgroups.create()?;
+    if let Some(r) = &linux.resources {
+        cgroups.set(r, &plan.devices)?;
+    } else {
+        cgroups.set(&Default::default(), &plan.devices)?;
+    }
+    let sock = dir.socket_path("start.sock");
+    let start = UnixListener::bind(&sock).map_err(io_err(format!(
+        "listen on {}",
+        dir.path.join("start.sock").display()
+    )))?;
+    let poststop_state =
+        hooks::state_json(&o.id, "stopped", None, &plan.bundle, &state.annotations);
+    undo.poststop = Some((poststop_state, &plan.hooks.poststop));
+
+    let spawned = spawn::spawn(Request {
+        plan: &plan,
+        id: &o.id,
+        cgroups: &cgroups,
+        start,
+        no_pivot: o.no_pivot,
+        preserve_fds: listen + o.preserve_fds,
+        close_in_child: &[dir.fd().as_raw_fd()],
+        sigmask,
+    })?;
+    undo.init = Some(spawned.pid);
+
+    state.pid = spawned.pid;
+    state.pid_start = state::proc_stat(spawned.pid).map_or(0, |s| s.start_time);
+    state.status = Status::Created;
+    dir.write(&state)?;
+    if let Some(p) = &o.pid_file {
+        write_pid_file(p, spawned.pid)?;
+    }
+    let mut console_fd = spawned.console;
+    if let (Some(path), Some(master)) = (&o.console_socket, &console_fd) {
+        console::send_master(path, master.as_fd()).map_err(io_err(format!(
+            "send the terminal to --console-socket {}",
+            path.display()
+        )))?;
+        console_fd = None;
+    }
+    undo.armed = false;
+    drop(undo);
+    Ok(Created {
+        dir,
+        state,
+        console: console_fd,
+    })
+}

@@ -1,0 +1,236 @@
+//! The container's init, from clone3 to execve, as one script. It runs in
+//! the child half of the clone, with its own copy of the validated plan; it
+//! never returns into the runtime's code: it ends in execve or _exit.
+
+use super::channel::{Channel, ToChild, ToParent};
+use super::setup::{self, io};
+use super::InitError;
+use crate::cgroups::Cgroups;
+use crate::config::plan::Plan;
+use crate::namespaces::{Entry, Kind};
+use crate::rootfs::{self, cgroupfs};
+use crate::sys::signal::{self, SigSet};
+use crate::sys::{fs as sysfs, process as sysproc};
+use crate::{console, hooks};
+use std::convert::Infallible;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+
+/// What the child takes from its parent.
+pub struct InitArgs<'a> {
+    pub plan: &'a Plan,
+    pub id: &'a str,
+    pub cgroups: &'a Cgroups,
+    pub entry: Entry,
+    /// Descriptors of the namespaces to join, user namespace first.
+    pub joined: Vec<(Kind, OwnedFd)>,
+    pub channel: Channel,
+    /// Where `start` connects.
+    pub start: UnixListener,
+    pub no_pivot: bool,
+    /// Descriptors 3.. kept open for the process (LISTEN_FDS + --preserve-fds).
+    pub preserve_fds: u32,
+    /// The signal mask to restore (the runtime may block signals).
+    pub sigmask: SigSet,
+}
+
+/// Runs the init; never returns.
+pub fn run(args: InitArgs<'_>) -> ! {
+    let channel = args
+        .channel
+        .fd()
+        .try_clone_to_owned()
+        .ok()
+        .map(Channel::from_fd);
+    let err = match steps(args) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    if let Some(ch) = channel {
+        let _ = ch.send_parent(ToParent::Failed {
+            errno: err.errno(),
+            message: err.to_string(),
+        });
+    }
+    sysproc::exit_now(1)
+}
+
+fn time_offsets(plan: &Plan) -> Result<(), InitError> {
+    if plan.time_offsets.is_empty() {
+        return Ok(());
+    }
+    sysproc::unshare(libc::CLONE_NEWTIME).map_err(io("create the time namespace"))?;
+    let mut data = String::new();
+    for (clock, off) in &plan.time_offsets {
+        data.push_str(&format!("{clock} {} {}\n", off.secs, off.nanosecs));
+    }
+    sysproc::write_proc("/proc/self/timens_offsets", data.as_bytes())
+        .map_err(io("set the time offsets"))?;
+    let ns = sysfs::open(Path::new("/proc/self/ns/time_for_children"), libc::O_RDONLY)
+        .map_err(io("open the new time namespace"))?;
+    sysproc::setns(ns.as_fd(), libc::CLONE_NEWTIME).map_err(io("enter the time namespace"))
+}
+
+fn steps(a: InitArgs<'_>) -> Result<Infallible, InitError> {
+    let plan = a.plan;
+    // Die with the runtime until `create` is done; keep the runtime's
+    // memory and /proc/self/exe out of reach of the container.
+    sysproc::set_pdeathsig(libc::SIGKILL).map_err(io("set the parent death signal"))?;
+    sysproc::set_dumpable(false).map_err(io("make the init non-dumpable"))?;
+    signal::set_mask(&a.sigmask).map_err(io("restore the signal mask"))?;
+    signal::set_default(libc::SIGPIPE).map_err(io("reset SIGPIPE"))?;
+    a.channel.expect_child(ToChild::Proceed)?;
+
+    for (kind, fd) in &a.joined {
+        let path = plan.namespaces.get(*kind).and_then(|n| n.path.as_ref());
+        sysproc::setns(fd.as_fd(), kind.clone_flag()).map_err(io(format!(
+            "join the {kind} namespace {}",
+            path.map_or(String::new(), |p| p.display().to_string())
+        )))?;
+    }
+    drop(a.joined);
+    if a.entry.two_step {
+        if a.entry.unshare_flags != 0 {
+            sysproc::unshare(a.entry.unshare_flags).map_err(io("create namespaces"))?;
+        }
+        if a.entry.unshare_flags & libc::CLONE_NEWUSER != 0 {
+            a.channel
+                .send_parent(ToParent::MapIds)
+                .map_err(io("channel"))?;
+            a.channel.expect_child(ToChild::Proceed)?;
+        }
+        match sysproc::clone3(libc::CLONE_PARENT as u64, None).map_err(io("clone the init"))? {
+            sysproc::Forked::Parent(pid) => {
+                a.channel
+                    .send_parent(ToParent::InitPid(pid))
+                    .map_err(io("channel"))?;
+                sysproc::exit_now(0);
+            }
+            sysproc::Forked::Child => {
+                sysproc::set_pdeathsig(libc::SIGKILL).map_err(io("set the parent death signal"))?;
+            }
+        }
+    }
+    let userns = plan.user_namespace();
+    if userns {
+        // Become root of the user namespace (if the mapping has one).
+        let _ = sysproc::setresgid(0);
+        let _ = sysproc::setresuid(0);
+    }
+    if plan.namespaces.is_new(Kind::Cgroup) {
+        sysproc::unshare(libc::CLONE_NEWCGROUP).map_err(io("create the cgroup namespace"))?;
+    }
+    time_offsets(plan)?;
+    if plan.new_keyring {
+        match sysproc::join_session_keyring(&format!("_ses.{}", a.id)) {
+            // Kernels without keyrings, or a seccomp profile of the host.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {}
+            r => r.map_err(io("create a session keyring"))?,
+        }
+    }
+    sysfs::umask(0);
+
+    let state = |pid| {
+        hooks::state_json(
+            a.id,
+            "created",
+            Some(pid),
+            &plan.bundle,
+            &plan.spec.annotations.clone().unwrap_or_default(),
+        )
+    };
+    let mut slave = None;
+    let mut root = None;
+    if plan.namespaces.is_new(Kind::Mount) {
+        let ctx = cgroupfs::Context {
+            cgroups: a.cgroups,
+            cgroupns: plan.namespaces.is_private(Kind::Cgroup),
+        };
+        let r = rootfs::prepare(plan, &ctx)?;
+        if plan.process.terminal {
+            let pty =
+                console::open_pty(&r, plan.process.console_size).map_err(io("create the pty"))?;
+            console::bind_console(&r, pty.slave.as_fd())
+                .map_err(io("bind the pty to /dev/console"))?;
+            a.channel
+                .send_parent(ToParent::Console(pty.master))
+                .map_err(io("channel"))?;
+            slave = Some(pty.slave);
+        }
+        root = Some(r);
+    }
+    if !plan.hooks.prestart.is_empty() || !plan.hooks.create_runtime.is_empty() {
+        a.channel
+            .send_parent(ToParent::RunHooks)
+            .map_err(io("channel"))?;
+        a.channel.expect_child(ToChild::HooksDone)?;
+    }
+    hooks::run_all(
+        "createContainer",
+        &plan.hooks.create_container,
+        &state(sysproc::getpid()),
+    )?;
+    if let Some(adj) = plan.process.oom_score_adj {
+        sysproc::write_proc("/proc/self/oom_score_adj", adj.to_string().as_bytes())
+            .map_err(io(format!("set oom_score_adj {adj}")))?;
+    }
+    if let Some(r) = root {
+        rootfs::finish(plan, r, a.no_pivot)?;
+    }
+    if let Some(h) = &plan.hostname {
+        sysproc::sethostname(h).map_err(io(format!("set the hostname {h:?}")))?;
+    }
+    if let Some(d) = &plan.domainname {
+        sysproc::setdomainname(d).map_err(io(format!("set the domain name {d:?}")))?;
+    }
+
+    let mut process = plan.process.clone();
+    setup::set_rlimits(&process)?;
+    if let Some(s) = slave {
+        setup::take_terminal(s)?;
+    }
+    setup::enter_cwd(&process.cwd)?;
+    let set_groups = !userns
+        || std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() == "allow");
+    setup::become_user(&process, set_groups)?;
+    setup::default_home(&mut process);
+    let exe = setup::find_executable(&process)?;
+    if process.no_new_privileges {
+        sysproc::set_no_new_privs().map_err(io("set no_new_privs"))?;
+    }
+    let argv = process.args.clone();
+    let envp = setup::env_cstrings(&process);
+
+    // Created. From here the runtime may exit; so must our tie to it.
+    sysproc::set_pdeathsig(0).map_err(io("clear the parent death signal"))?;
+    a.channel
+        .send_parent(ToParent::Ready)
+        .map_err(io("channel"))?;
+    drop(a.channel);
+
+    let (mut conn, _) = a.start.accept().map_err(io("wait for start"))?;
+    drop(a.start);
+    let mut go = [0u8; 1];
+    if conn.read(&mut go).map_err(io("wait for start"))? == 0 {
+        sysproc::exit_now(1);
+    }
+    let fail = |conn: &mut std::os::unix::net::UnixStream, msg: String| -> ! {
+        let _ = conn.write_all(msg.as_bytes());
+        sysproc::exit_now(1)
+    };
+    if let Err(e) = hooks::run_all(
+        "startContainer",
+        &plan.hooks.start_container,
+        &state(sysproc::getpid()),
+    ) {
+        fail(&mut conn, e.to_string());
+    }
+    if let Err(e) = sysfs::cloexec_from(3 + a.preserve_fds) {
+        fail(&mut conn, format!("close inherited descriptors: {e}"));
+    }
+    sysfs::umask(process.umask as libc::mode_t);
+    let e = sysproc::execve(&exe, &argv, &envp);
+    fail(&mut conn, format!("exec {:?}: {e}", exe))
+}
