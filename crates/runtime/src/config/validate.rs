@@ -114,12 +114,14 @@ pub(super) fn plan(spec: Spec, raw: Vec<u8>, bundle: &Path) -> Result<Plan, Inva
         None | Some("") => libc::MS_SLAVE | libc::MS_REC,
         Some(p) => match options::lookup(p) {
             Some(options::Effect::Propagation(f)) => f,
-            _ => return Err(Invalid::new(
-                "linux.rootfsPropagation",
-                format!(
+            _ => {
+                return Err(Invalid::new(
+                    "linux.rootfsPropagation",
+                    format!(
                     "{p:?} is not one of shared, slave, private, unbindable (or their r* forms)"
                 ),
-            )),
+                ))
+            }
         },
     };
 

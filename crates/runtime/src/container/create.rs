@@ -124,7 +124,13 @@ pub(crate) fn create_with(
         pid: 0,
         pid_start: 0,
         bundle: plan.bundle.clone(),
-        rootfs: plan.rootfs.clone(),
+        // As runc reports it: the bundle's root.path, not symlink-resolved.
+        rootfs: plan.bundle.join(
+            plan.spec
+                .root
+                .as_ref()
+                .map_or("rootfs", |r| r.path.as_str()),
+        ),
         created: humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string(),
         annotations: plan.annotations(),
         status: Status::Creating,

@@ -123,6 +123,12 @@ fn steps(a: InitArgs<'_>) -> Result<Infallible, InitError> {
         sysproc::unshare(libc::CLONE_NEWCGROUP).map_err(io("create the cgroup namespace"))?;
     }
     time_offsets(plan)?;
+    if let Some(h) = &plan.hostname {
+        sysproc::sethostname(h).map_err(io(format!("set the hostname {h:?}")))?;
+    }
+    if let Some(d) = &plan.domainname {
+        sysproc::setdomainname(d).map_err(io(format!("set the domain name {d:?}")))?;
+    }
     if plan.new_keyring {
         match sysproc::join_session_keyring(&format!("_ses.{}", a.id)) {
             // Kernels without keyrings, or a seccomp profile of the host.
@@ -178,12 +184,6 @@ fn steps(a: InitArgs<'_>) -> Result<Infallible, InitError> {
     }
     if let Some(r) = root {
         rootfs::finish(plan, r, a.no_pivot)?;
-    }
-    if let Some(h) = &plan.hostname {
-        sysproc::sethostname(h).map_err(io(format!("set the hostname {h:?}")))?;
-    }
-    if let Some(d) = &plan.domainname {
-        sysproc::setdomainname(d).map_err(io(format!("set the domain name {d:?}")))?;
     }
 
     let mut process = plan.process.clone();

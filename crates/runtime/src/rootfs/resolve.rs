@@ -14,6 +14,11 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
+enum Walk {
+    Done(OwnedFd),
+    Follow(PathBuf),
+}
+
 /// The container's root directory, held open.
 #[derive(Debug)]
 pub struct Root {
@@ -60,17 +65,30 @@ impl Root {
     }
 
     /// `mkdir -p` inside the root; returns an `O_PATH` descriptor of the
-    /// directory.
+    /// directory. A dangling symlink on the way is followed (inside the
+    /// root) and its target created, as `mkdir -p` through it would.
     pub fn mkdir_all(&self, path: &Path, mode: libc::mode_t) -> io::Result<OwnedFd> {
-        match self.open_dir(path) {
-            Err(e) if errno(&e) == libc::ENOENT => {}
-            other => return other,
+        let mut path = path.to_path_buf();
+        for _ in 0..40 {
+            match self.open_dir(&path) {
+                Err(e) if errno(&e) == libc::ENOENT => {}
+                other => return other,
+            }
+            match self.mkdir_walk(&path, mode)? {
+                Walk::Done(fd) => return Ok(fd),
+                Walk::Follow(next) => path = next,
+            }
         }
+        Err(io::Error::from_raw_os_error(libc::ELOOP))
+    }
+
+    fn mkdir_walk(&self, path: &Path, mode: libc::mode_t) -> io::Result<Walk> {
         let mut cur = PathBuf::from("/");
         let mut dir = sysfs::dup(self.fd())?;
-        for comp in path.components() {
+        let comps: Vec<Component<'_>> = path.components().collect();
+        for (i, comp) in comps.iter().enumerate() {
             let name = match comp {
-                Component::Normal(n) => n,
+                Component::Normal(n) => *n,
                 Component::ParentDir => {
                     cur.push("..");
                     dir = self.open_dir(&cur)?;
@@ -83,15 +101,28 @@ impl Root {
                 Ok(fd) => fd,
                 Err(e) if errno(&e) == libc::ENOENT => {
                     match sysfs::mkdirat(dir.as_fd(), Path::new(name), mode) {
-                        Err(e) if errno(&e) != libc::EEXIST => return Err(e),
-                        _ => {}
+                        Err(e) if errno(&e) == libc::EEXIST => {
+                            // Something is there but does not resolve: a
+                            // dangling symlink. Continue at its target.
+                            let target = sysfs::readlinkat(dir.as_fd(), Path::new(name))?;
+                            let mut next = match cur.parent() {
+                                Some(p) if target.is_relative() => p.join(&target),
+                                _ => target,
+                            };
+                            for rest in &comps[i + 1..] {
+                                next.push(rest.as_os_str());
+                            }
+                            return Ok(Walk::Follow(next));
+                        }
+                        Err(e) => return Err(e),
+                        Ok(()) => {}
                     }
                     self.open_dir(&cur)?
                 }
                 Err(e) => return Err(e),
             };
         }
-        Ok(dir)
+        Ok(Walk::Done(dir))
     }
 
     /// Splits a container path into (parent directory descriptor, last name),

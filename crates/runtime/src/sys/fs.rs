@@ -319,3 +319,23 @@ pub fn close_inherited(fd: RawFd) {
     // later (never-happening) drop is the only other user of the number.
     unsafe { libc::close(fd) };
 }
+
+/// readlinkat(2) of `name` in `dir`.
+pub fn readlinkat(dir: BorrowedFd<'_>, name: &Path) -> io::Result<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let name = cstr(name)?;
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: `buf` is valid for writes of its length; `name` is NUL-terminated.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    let n = cvt_long(n as libc::c_long)? as usize;
+    Ok(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(
+        &buf[..n],
+    )))
+}

@@ -42,8 +42,13 @@ pub enum Forked {
 pub fn clone3(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> io::Result<Forked> {
     let mut args = CloneArgs {
         flags,
-        // CLONE_PARENT children report to our parent, which sees them as its own.
-        exit_signal: libc::SIGCHLD as u64,
+        // A CLONE_PARENT child takes its exit signal from the caller, and
+        // clone3 insists that none is given.
+        exit_signal: if flags & libc::CLONE_PARENT as u64 != 0 {
+            0
+        } else {
+            libc::SIGCHLD as u64
+        },
         ..CloneArgs::default()
     };
     if let Some(cg) = cgroup {
