@@ -21,7 +21,7 @@ pub enum StateError {
     NotExist(String),
     #[error("container {0:?} already exists")]
     Exists(String),
-    #[error("invalid container id {0:?}: use letters, digits, and _ + - . only")]
+    #[error("invalid container id {0:?}: use letters, digits, and _ + - . only (not first)")]
     InvalidId(String),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
@@ -95,8 +95,7 @@ pub struct State {
 /// Checks a container id the way runc does.
 pub fn check_id(id: &str) -> Result<(), StateError> {
     let ok = !id.is_empty()
-        && id != "."
-        && id != ".."
+        && !id.starts_with('.')
         && id.len() <= 1024
         && id
             .chars()
@@ -348,7 +347,7 @@ mod tests {
     #[test]
     fn ids_follow_runc_rules() {
         assert!(check_id("abc-1.2_x+y").is_ok());
-        for bad in ["", ".", "..", "a/b", "a b", "ü"] {
+        for bad in ["", ".", "..", ".cache", "a/b", "a b", "ü"] {
             assert!(check_id(bad).is_err(), "{bad}");
         }
     }

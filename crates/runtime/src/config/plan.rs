@@ -38,6 +38,8 @@ pub struct Plan {
     pub hooks: HookPlan,
     /// Give the container a session keyring of its own (not `--no-new-keyring`).
     pub new_keyring: bool,
+    /// The compiled `linux.seccomp` filter.
+    pub seccomp: Option<crate::security::seccomp::Filter>,
 }
 
 impl Plan {

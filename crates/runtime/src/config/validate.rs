@@ -188,6 +188,7 @@ pub(super) fn plan(spec: Spec, raw: Vec<u8>, bundle: &Path) -> Result<Plan, Inva
         process,
         hooks,
         new_keyring: true,
+        seccomp: None,
     })
 }
 

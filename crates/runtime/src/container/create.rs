@@ -6,6 +6,7 @@ use super::{io_err, write_pid_file, Error};
 use crate::cgroups::Cgroups;
 use crate::config::{self, plan::Plan};
 use crate::process::spawn::{self, Request};
+use crate::security::seccomp;
 use crate::state::{self, Dir, State, Status};
 use crate::sys::{process as sysproc, signal::SigSet};
 use crate::{console, hooks, log};
@@ -116,6 +117,17 @@ pub(crate) fn create_with(
         plan.process.set_env("LISTEN_PID", "1");
     }
     plan.new_keyring = !o.no_new_keyring;
+    if let Some(s) = linux.seccomp.as_ref() {
+        let cache = root.path.join(".cache/seccomp");
+        plan.seccomp = Some(seccomp::prepare(s, Some(&cache)).map_err(|e| {
+            let seccomp::SeccompError::Invalid { field, message } = e;
+            config::ConfigError::Invalid {
+                path: plan.bundle.join("config.json"),
+                field,
+                message,
+            }
+        })?);
+    }
 
     let dir = Dir::create(root, &o.id)?;
     let mut state = State {

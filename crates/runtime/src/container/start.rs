@@ -2,13 +2,18 @@
 //! has executed the user's program, then run the poststart hooks.
 //!
 //! The init closes its end of the connection by execve (close-on-exec), so
-//! end-of-stream without a message means the program is running; if a
-//! startContainer hook or the execve fails, the init writes why first.
+//! end-of-stream without a message means the program is running. Before
+//! that the init may send an error (a startContainer hook or execve failed)
+//! or, for SCMP_ACT_NOTIFY, the seccomp notification descriptor, which
+//! `start` passes on to the profile's listener with the container's state.
 
 use super::{io_err, Error};
 use crate::hooks;
+use crate::process::init::start_msg;
 use crate::state::{Dir, Root, State, Status};
-use std::io::{Read, Write};
+use crate::sys::socket;
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 pub fn start(root: &Root, id: &str) -> Result<(), Error> {
@@ -43,15 +48,71 @@ pub(crate) fn start_locked(dir: &Dir, st: &mut State) -> Result<(), Error> {
     dir.write(st)?;
     conn.write_all(b"s")
         .map_err(io_err(format!("start container {id:?}")))?;
-    let mut reply = String::new();
-    let _ = conn.read_to_string(&mut reply);
+    let outcome = follow(&conn, dir, st);
     let _ = std::fs::remove_file(dir.path.join("start.sock"));
-    if !reply.is_empty() {
-        return Err(Error::Usage(format!("start container {id:?}: {reply}")));
+    if let Err(msg) = outcome {
+        return Err(Error::Usage(format!("start container {id:?}: {msg}")));
     }
     if !st.poststart.is_empty() {
         let state = hooks::state_json(&id, "running", Some(st.pid), &st.bundle, &st.annotations);
         hooks::run_all_warn("poststart", &st.poststart, &state);
     }
     Ok(())
+}
+
+/// Reads what the init says until it execs (end of stream).
+fn follow(conn: &UnixStream, dir: &Dir, st: &State) -> Result<(), String> {
+    let mut error = Vec::new();
+    loop {
+        let mut buf = [0u8; 4096];
+        let (n, fds) = socket::recv(conn.as_fd(), &mut buf).map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        let mut fds = fds.into_iter();
+        let mut msg = &buf[..n];
+        if error.is_empty() && msg[0] == start_msg::NOTIFY_FD {
+            if let Some(fd) = fds.next() {
+                send_notify_fd(dir, st, fd)?;
+            }
+            msg = &msg[1..];
+        }
+        match msg.split_first() {
+            Some((&start_msg::ERROR, rest)) if error.is_empty() => error.extend_from_slice(rest),
+            Some(_) => error.extend_from_slice(msg),
+            None => {}
+        }
+    }
+    if error.is_empty() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&error).into_owned())
+    }
+}
+
+/// SCMP_ACT_NOTIFY: the runtime-spec's ContainerProcessState, with the
+/// listener descriptor, to linux.seccomp.listenerPath.
+fn send_notify_fd(dir: &Dir, st: &State, fd: OwnedFd) -> Result<(), String> {
+    let config = std::fs::read(dir.path.join("config.json")).map_err(|e| e.to_string())?;
+    let spec: crate::config::Spec = serde_json::from_slice(&config).map_err(|e| e.to_string())?;
+    let seccomp = spec.linux.and_then(|l| l.seccomp).unwrap_or_default();
+    let path = seccomp.listener_path.unwrap_or_default();
+    let msg = serde_json::json!({
+        "ociVersion": crate::state::OCI_VERSION,
+        "fds": ["seccompFd"],
+        "pid": st.pid,
+        "metadata": seccomp.listener_metadata.unwrap_or_default(),
+        "state": {
+            "ociVersion": crate::state::OCI_VERSION,
+            "id": st.id,
+            "status": "creating",
+            "pid": st.pid,
+            "bundle": st.bundle,
+            "annotations": st.annotations,
+        }
+    });
+    let stream =
+        UnixStream::connect(&path).map_err(|e| format!("seccomp listenerPath {path}: {e}"))?;
+    socket::send(stream.as_fd(), msg.to_string().as_bytes(), &[fd.as_fd()])
+        .map_err(|e| format!("seccomp listenerPath {path}: {e}"))
 }

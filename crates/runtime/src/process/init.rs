@@ -9,13 +9,14 @@ use crate::cgroups::Cgroups;
 use crate::config::plan::Plan;
 use crate::namespaces::{Entry, Kind};
 use crate::rootfs::{self, cgroupfs};
+use crate::security::seccomp;
 use crate::sys::signal::{self, SigSet};
-use crate::sys::{fs as sysfs, process as sysproc};
+use crate::sys::{fs as sysfs, process as sysproc, socket};
 use crate::{console, hooks};
 use std::convert::Infallible;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 
 /// What the child takes from its parent.
@@ -194,7 +195,15 @@ fn steps(a: InitArgs<'_>) -> Result<Infallible, InitError> {
     setup::enter_cwd(&process.cwd)?;
     let set_groups = !userns
         || std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() == "allow");
-    setup::become_user(&process, set_groups)?;
+    // Without no_new_privs, installing the filter needs CAP_SYS_ADMIN: keep
+    // it until then, so the filter goes in last and sees only execve.
+    let keep = match &plan.seccomp {
+        Some(_) if !process.no_new_privileges && process.capabilities.is_some() => {
+            setup::CAP_SYS_ADMIN
+        }
+        _ => 0,
+    };
+    setup::become_user(&process, set_groups, keep)?;
     setup::default_home(&mut process);
     let exe = setup::find_executable(&process)?;
     if process.no_new_privileges {
@@ -216,21 +225,54 @@ fn steps(a: InitArgs<'_>) -> Result<Infallible, InitError> {
     if conn.read(&mut go).map_err(io("wait for start"))? == 0 {
         sysproc::exit_now(1);
     }
-    let fail = |conn: &mut std::os::unix::net::UnixStream, msg: String| -> ! {
-        let _ = conn.write_all(msg.as_bytes());
-        sysproc::exit_now(1)
-    };
     if let Err(e) = hooks::run_all(
         "startContainer",
         &plan.hooks.start_container,
         &state(sysproc::getpid()),
     ) {
-        fail(&mut conn, e.to_string());
+        fail(&conn, e.to_string());
     }
     if let Err(e) = sysfs::cloexec_from(3 + a.preserve_fds) {
-        fail(&mut conn, format!("close inherited descriptors: {e}"));
+        fail(&conn, format!("close inherited descriptors: {e}"));
     }
     sysfs::umask(process.umask as libc::mode_t);
+    if let Some(filter) = &plan.seccomp {
+        match seccomp::load(filter) {
+            Ok(Some(listener)) => {
+                // SCMP_ACT_NOTIFY: `start` hands the descriptor on.
+                let tag = [start_msg::NOTIFY_FD];
+                if let Err(e) = socket::send(conn.as_fd(), &tag, &[listener.as_fd()]) {
+                    fail(
+                        &conn,
+                        format!("send the seccomp notification descriptor: {e}"),
+                    );
+                }
+            }
+            Ok(None) => {}
+            Err(e) => fail(&conn, format!("install the seccomp filter: {e}")),
+        }
+        if keep != 0 {
+            if let Err(e) = setup::final_capabilities(&process) {
+                fail(&conn, format!("set capabilities after seccomp: {e}"));
+            }
+        }
+    }
     let e = sysproc::execve(&exe, &argv, &envp);
-    fail(&mut conn, format!("exec {:?}: {e}", exe))
+    fail(&conn, format!("exec {:?}: {e}", exe))
+}
+
+/// What the init tells `start` over start.sock before execve (end of
+/// stream after this means the program runs).
+pub mod start_msg {
+    /// An error message follows.
+    pub const ERROR: u8 = b'E';
+    /// A seccomp notification descriptor is attached.
+    pub const NOTIFY_FD: u8 = b'N';
+}
+
+fn fail(conn: &UnixStream, msg: String) -> ! {
+    let mut m = vec![start_msg::ERROR];
+    m.extend_from_slice(msg.as_bytes());
+    let _ = socket::send(conn.as_fd(), &m, &[]);
+    sysproc::exit_now(1)
 }

@@ -44,12 +44,22 @@ pub fn enter_cwd(cwd: &Path) -> Result<(), InitError> {
     }
 }
 
+/// CAP_SYS_ADMIN: installing a seccomp filter without no_new_privs needs it.
+pub const CAP_SYS_ADMIN: u64 = 1 << 21;
+
 /// Switches to the process's user and capability sets. Bounding set first
 /// (that needs CAP_SETPCAP), then groups and ids with the capabilities
 /// kept across the uid change, then the final sets and the ambient set.
-pub fn become_user(p: &ProcessPlan, set_groups: bool) -> Result<(), InitError> {
+/// `keep` are capabilities held a little longer (effective and permitted)
+/// for a last privileged step; [`final_capabilities`] drops them.
+pub fn become_user(p: &ProcessPlan, set_groups: bool, keep: u64) -> Result<(), InitError> {
     let last = capabilities::last_cap();
-    let caps = p.capabilities.map(|c| c.clamp(last));
+    let caps = p.capabilities.map(|c| {
+        let mut c = c.clamp(last);
+        c.effective |= keep;
+        c.permitted |= keep;
+        c
+    });
     if let Some(c) = &caps {
         capabilities::drop_bounding(c.bounding, last)
             .map_err(io("drop capabilities from the bounding set"))?;
@@ -65,6 +75,17 @@ pub fn become_user(p: &ProcessPlan, set_groups: bool) -> Result<(), InitError> {
     }
     sysproc::set_keepcaps(false).map_err(io("keep capabilities"))?;
     Ok(())
+}
+
+/// Drops what [`become_user`] kept.
+pub fn final_capabilities(p: &ProcessPlan) -> std::io::Result<()> {
+    match p.capabilities {
+        Some(c) => {
+            let last = capabilities::last_cap();
+            capabilities::apply(&c.clamp(last), last)
+        }
+        None => Ok(()),
+    }
 }
 
 /// Applies rlimits (before capabilities are dropped).
