@@ -199,8 +199,10 @@ impl Arch {
             _ => n,
         }
     }
+    /// Are arguments compared as 64-bit values? libseccomp treats x32, a
+    /// 32-bit ABI, like i386: only the low word.
     fn wide_args(self) -> bool {
-        self != Arch::I386
+        self == Arch::X86_64
     }
 }
 
