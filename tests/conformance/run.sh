@@ -382,19 +382,31 @@ cleanup() {
   rm -rf --one-file-system "$work" || note "could not remove all of $work"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'note interrupted; exit 130' INT
+trap 'note terminated; exit 143' TERM
 
 chmod 0755 "$work" # user-namespace tests must traverse it, as /tmp
 suite_cgroups >"$work/cgroups.before"
 { timeout 20 "$runtime" list -q 2>/dev/null || true; } >"$work/containers.before"
 cp "$suite/runtimetest" "$suite"/rootfs-*.tar.gz "$work/" # the tests expect them in their cwd
 
-# TAP summary of one test's output, as shell assignments.
+# TAP summary of one test's output, as shell assignments. The output may
+# hold several TAP streams (some tests print one per sub-test, each with its
+# "TAP version" line and plan): each stream's plan must match its own count.
 tap_summary() {
   awk '
     function clip(s) { gsub(/[[:cntrl:]]/, " ", s); return length(s) > 110 ? substr(s, 1, 107) "..." : s }
     function shq(s) { gsub(/\047/, "\047\\\047\047", s); return "\047" s "\047" }
+    function endyaml() {
+      inyaml = 0
+      if (haserr && !attached) { orphan++; if (orphan_err == "") orphan_err = (err == "" ? "(empty)" : err) } }
+    function endstream() {
+      if (!open) return
+      if (badplan == "") {
+        if (dplans > 1) badplan = dplans " plans in one TAP stream"
+        else if (dplans == 1 && dplan != dn) badplan = "plan 1.." dplan " but " dn " assertions"
+        else if (dplans == 0 && dn > 0) badplan = "no plan for " dn " assertions" }
+      open = dn = dplans = dplan = 0 }
     inyaml {
       if ($0 ~ /^  \.\.\.[ \t]*$/) { endyaml(); next }
       if (want) { v = $0; sub(/^[ \t]+/, "", v); err = v; want = 0 }
@@ -402,12 +414,10 @@ tap_summary() {
         haserr = 1; v = $0; sub(/^[^:]*:[ \t]*/, "", v)
         if (v ~ /^[|>]/) want = 1; else { gsub(/^"|"$/, "", v); err = v } }
       next }
-    function endyaml() {
-      inyaml = 0
-      if (haserr && !attached) { orphan++; if (orphan_err == "") orphan_err = (err == "" ? "(empty)" : err) } }
     /^  ---[ \t]*$/ { inyaml = 1; attached = prev; prev = 0; haserr = 0; err = ""; want = 0; next }
+    /^TAP version / { endstream(); open = 1; prev = 0; next }
     /^(not )?ok([ \t]|$)/ {
-      prev = 1; l = tolower($0); d = ""
+      open = 1; dn++; prev = 1; l = tolower($0); d = ""
       if (match(l, /[^\\]#[ \t]*(skip|todo)/)) d = substr(l, RSTART + 1, RLENGTH - 1)
       if (d ~ /skip/) skip++
       else if (d ~ /todo/) { if ($1 == "not") todo++; else ok++ }
@@ -416,19 +426,22 @@ tap_summary() {
         if (first == "") { f = $0; sub(/^not ok[ \t]*[0-9]*[ \t]*(-[ \t]*)?/, "", f); first = (f == "" ? "(no description)" : f) } }
       else ok++
       next }
-    /^1\.\.[0-9]+/ { plans++; n = $0; sub(/^1\.\./, "", n); sub(/[^0-9].*$/, "", n); plan += n; prev = 0; next }
+    /^1\.\.[0-9]+/ { open = 1; dplans++; n = $0; sub(/^1\.\./, "", n); sub(/[^0-9].*$/, "", n); dplan = n + 0; prev = 0; next }
     /^Bail out!/ { bail = 1 }
     { prev = 0 }
     END {
       if (inyaml) endyaml()
-      printf "ok=%d nok=%d skip=%d todo=%d plans=%d plan=%d bail=%d orphan=%d\n", ok, nok, skip, todo, plans, plan, bail, orphan
-      printf "first_fail=%s\norphan_err=%s\n", shq(clip(first)), shq(clip(orphan_err)) }' "$1"
+      endstream()
+      printf "ok=%d nok=%d skip=%d todo=%d bail=%d orphan=%d\n", ok, nok, skip, todo, bail, orphan
+      printf "first_fail=%s\norphan_err=%s\nbadplan=%s\n", shq(clip(first)), shq(clip(orphan_err)), shq(badplan) }' "$1"
 }
 
-# The most telling line of a test's stderr.
+# The most telling line of a test's stderr: a Go panic, else the last line
+# that is not just the suite's "exit status N" or "failed to ... the container".
 stderr_hint() {
   local line
-  line=$(grep -m1 '^panic: ' "$1" || grep -v '^[[:space:]]*$' "$1" | tail -n 1 || true)
+  line=$(grep -m1 '^panic: ' "$1" ||
+    grep -Ev '^[[:space:]]*$|^exit status [0-9]+$|^failed to [a-z ]+ the container$' "$1" | tail -n 1 || true)
   line=${line//[[:cntrl:]]/ }
   ((${#line} <= 110)) || line="${line:0:107}..."
   printf '%s' "$line"
@@ -450,9 +463,8 @@ for name in "${tests[@]}"; do
   tidy
   rm -rf --one-file-system "$tdir" || true
 
-  ok=0 nok=0 skip=0 todo=0 plans=0 plan=0 bail=0 orphan=0 first_fail='' orphan_err=''
+  ok=0 nok=0 skip=0 todo=0 bail=0 orphan=0 first_fail='' orphan_err='' badplan=''
   eval "$(tap_summary "$out")"
-  ran=$((ok + nok + skip + todo))
   why=()
   if ((rc == 124 || rc == 137)); then
     why+=("timeout after ${TEST_TIMEOUT}s")
@@ -463,13 +475,7 @@ for name in "${tests[@]}"; do
   ((bail == 0)) || why+=("bail out")
   ((nok == 0)) || why+=("$nok not ok, first: $first_fail")
   ((orphan == 0)) || why+=("error diagnostic without assertion: $orphan_err")
-  if ((plans > 1)); then
-    why+=("$plans plans")
-  elif ((plans == 1 && plan != ran)); then
-    why+=("plan 1..$plan but $ran assertions")
-  elif ((plans == 0 && ran > 0)); then
-    why+=("no plan")
-  fi
+  [[ -z $badplan ]] || why+=("$badplan")
   counts="$ok/$((ok + nok + todo))"
   ((skip == 0)) || counts+=", $skip skipped"
   ((todo == 0)) || counts+=", $todo todo"

@@ -150,6 +150,129 @@ enum Command {
     },
     /// Print what this runtime supports (runtime-spec features JSON)
     Features,
+    /// Run a process in a created or running container
+    Exec(Box<ExecArgs>),
+    /// List the processes of a container
+    Ps {
+        #[arg(short, long, value_enum, default_value = "table")]
+        format: ListFormat,
+        id: String,
+        /// Options for ps(1) (after --), default -ef
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Freeze every process of a container
+    Pause { id: String },
+    /// Thaw a paused container
+    Resume { id: String },
+    /// Change the resource limits of a running container
+    Update(Box<UpdateArgs>),
+    /// Print resource statistics and OOM events as JSON lines
+    Events {
+        /// Print the statistics once and exit
+        #[arg(long)]
+        stats: bool,
+        /// Time between statistics
+        #[arg(long, default_value = "5s", value_name = "DURATION")]
+        interval: String,
+        id: String,
+    },
+}
+
+#[derive(Args)]
+struct ExecArgs {
+    /// JSON file with the process (a runtime-spec process object), or - for stdin
+    #[arg(short, long, value_name = "FILE")]
+    process: Option<PathBuf>,
+    /// Give the process a terminal
+    #[arg(short, long)]
+    tty: bool,
+    /// Unix socket to send the terminal's master descriptor to
+    #[arg(long, value_name = "PATH")]
+    console_socket: Option<PathBuf>,
+    /// Return once the process runs
+    #[arg(short, long)]
+    detach: bool,
+    /// File to write the process's pid to
+    #[arg(long, value_name = "PATH")]
+    pid_file: Option<PathBuf>,
+    /// Working directory in the container
+    #[arg(long)]
+    cwd: Option<String>,
+    /// Environment variable KEY=VALUE (repeatable)
+    #[arg(short, long)]
+    env: Vec<String>,
+    /// User as uid[:gid]
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Supplementary group (repeatable)
+    #[arg(short = 'g', long)]
+    additional_gids: Vec<u32>,
+    /// Capability to add (repeatable)
+    #[arg(short, long)]
+    cap: Vec<String>,
+    /// Set no_new_privs
+    #[arg(long)]
+    no_new_privs: bool,
+    /// Pass N more descriptors (after stdio) to the process
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    preserve_fds: u32,
+    /// Accepted for runc compatibility (no SELinux here)
+    #[arg(long, hide = true)]
+    process_label: Option<String>,
+    /// Accepted for runc compatibility (no AppArmor here)
+    #[arg(long, hide = true)]
+    apparmor: Option<String>,
+    /// Accepted for runc compatibility
+    #[arg(long, hide = true)]
+    ignore_paused: bool,
+    id: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+#[derive(Args)]
+struct UpdateArgs {
+    /// JSON file with resources (runtime-spec linux.resources), or - for stdin
+    #[arg(short, long, value_name = "FILE")]
+    resources: Option<PathBuf>,
+    #[arg(long)]
+    blkio_weight: Option<u16>,
+    #[arg(long)]
+    cpu_period: Option<u64>,
+    #[arg(long, allow_hyphen_values = true)]
+    cpu_quota: Option<i64>,
+    #[arg(long)]
+    cpu_share: Option<u64>,
+    #[arg(long)]
+    cpu_rt_period: Option<u64>,
+    #[arg(long, allow_hyphen_values = true)]
+    cpu_rt_runtime: Option<i64>,
+    #[arg(long)]
+    cpuset_cpus: Option<String>,
+    #[arg(long)]
+    cpuset_mems: Option<String>,
+    #[arg(long)]
+    cpu_idle: Option<i64>,
+    #[arg(long, allow_hyphen_values = true)]
+    memory: Option<String>,
+    #[arg(long, allow_hyphen_values = true)]
+    memory_reservation: Option<String>,
+    #[arg(long, allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    #[arg(long, allow_hyphen_values = true)]
+    pids_limit: Option<i64>,
+    /// Obsolete in runc; accepted and ignored
+    #[arg(long, hide = true)]
+    kernel_memory: Option<String>,
+    #[arg(long, hide = true)]
+    kernel_memory_tcp: Option<String>,
+    #[arg(long, hide = true)]
+    l3_cache_schema: Option<String>,
+    #[arg(long, hide = true)]
+    mem_bw_schema: Option<String>,
+    id: String,
 }
 
 fn default_root() -> PathBuf {
@@ -235,6 +358,72 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             })?;
         }
         Command::Features => print_json(&container::features::features())?,
+        Command::Exec(a) => {
+            let a = *a;
+            let o = container::exec::ExecOptions {
+                id: a.id,
+                process_file: a.process,
+                args: a.command,
+                tty: a.tty,
+                console_socket: a.console_socket,
+                detach: a.detach,
+                pid_file: a.pid_file,
+                cwd: a.cwd,
+                env: a.env,
+                user: a.user,
+                additional_gids: a.additional_gids,
+                caps: a.cap,
+                no_new_privs: a.no_new_privs,
+                preserve_fds: a.preserve_fds,
+            };
+            return container::exec::exec(&root, &o);
+        }
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => {
+            let pids = container::ps::pids(&root, &id)?;
+            match format {
+                ListFormat::Json => print_json(&pids)?,
+                ListFormat::Table => {
+                    let t = container::ps::table(&pids, &ps_args)?;
+                    let _ = std::io::stdout().write_all(t.as_bytes());
+                }
+            }
+        }
+        Command::Pause { id } => container::pause::pause(&root, &id)?,
+        Command::Resume { id } => container::pause::resume(&root, &id)?,
+        Command::Update(a) => {
+            let a = *a;
+            let o = container::update::UpdateOptions {
+                resources: a.resources,
+                blkio_weight: a.blkio_weight,
+                cpu_period: a.cpu_period,
+                cpu_quota: a.cpu_quota,
+                cpu_share: a.cpu_share,
+                cpu_rt_period: a.cpu_rt_period,
+                cpu_rt_runtime: a.cpu_rt_runtime,
+                cpuset_cpus: a.cpuset_cpus,
+                cpuset_mems: a.cpuset_mems,
+                cpu_idle: a.cpu_idle,
+                memory: a.memory,
+                memory_reservation: a.memory_reservation,
+                memory_swap: a.memory_swap,
+                pids_limit: a.pids_limit,
+            };
+            container::update::update(&root, &a.id, &o)?;
+        }
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => {
+            let interval = humantime::parse_duration(&interval)
+                .map_err(|e| Error::Usage(format!("--interval {interval:?}: {e}")))?;
+            let mut out = std::io::stdout().lock();
+            container::events::events(&root, &id, stats, interval, &mut out)?;
+        }
     }
     Ok(0)
 }

@@ -10,6 +10,7 @@
 //! can always remove them, even after `create` was killed half-way.
 
 mod devices;
+pub mod stats;
 mod v1;
 mod v2;
 
@@ -268,13 +269,17 @@ impl Cgroups {
         Ok(())
     }
 
-    /// Applies `linux.resources`.
-    pub fn set(&self, r: &Resources, nodes: &[DevicePlan]) -> Result<(), CgroupError> {
+    /// Applies `linux.resources`. The device rules are (re)written only
+    /// with `nodes` (the container's `linux.devices`): at create, and by an
+    /// update that changes them.
+    pub fn set(&self, r: &Resources, nodes: Option<&[DevicePlan]>) -> Result<(), CgroupError> {
         if self.unified {
             if let Some(p) = self.v2_path() {
                 v2::set(p, r)?;
-                let spec = r.devices.clone().unwrap_or_default();
-                devices::apply_v2(p, &devices::rules(&spec, nodes)?)?;
+                if let Some(nodes) = nodes {
+                    let spec = r.devices.clone().unwrap_or_default();
+                    devices::apply_v2(p, &devices::rules(&spec, nodes)?)?;
+                }
             }
             return Ok(());
         }
@@ -334,6 +339,19 @@ impl Cgroups {
         }
         Ok(())
     }
+}
+
+/// Current memory use, for `checkBeforeUpdate`.
+pub fn memory_usage(cg: &Cgroups) -> Option<u64> {
+    let (dir, file) = match cg.controller_path("memory") {
+        Some(d) => (d, "memory.usage_in_bytes"),
+        None => (cg.v2_path()?, "memory.current"),
+    };
+    std::fs::read_to_string(dir.join(file))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Is this cgroup frozen? (false when there is no freezer or no cgroup)

@@ -79,8 +79,12 @@ pub(super) fn init_cpuset(mountpoint: &Path, dir: &Path) -> Result<(), CgroupErr
     Ok(())
 }
 
-pub(super) fn set(cg: &Cgroups, r: &Resources, nodes: &[DevicePlan]) -> Result<(), CgroupError> {
-    if let Some(dir) = cg.controller_path("devices") {
+pub(super) fn set(
+    cg: &Cgroups,
+    r: &Resources,
+    nodes: Option<&[DevicePlan]>,
+) -> Result<(), CgroupError> {
+    if let (Some(dir), Some(nodes)) = (cg.controller_path("devices"), nodes) {
         let spec = r.devices.clone().unwrap_or_default();
         devices::apply_v1(dir, &devices::rules(&spec, nodes)?)?;
     }

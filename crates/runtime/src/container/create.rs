@@ -165,11 +165,8 @@ pub(crate) fn create_with(
     dir.write_file("config.json", &plan.raw)?;
     undo.cgroups = Some(&cgroups);
     cgroups.create()?;
-    if let Some(r) = &linux.resources {
-        cgroups.set(r, &plan.devices)?;
-    } else {
-        cgroups.set(&Default::default(), &plan.devices)?;
-    }
+    let resources = linux.resources.clone().unwrap_or_default();
+    cgroups.set(&resources, Some(&plan.devices))?;
     let sock = dir.socket_path("start.sock");
     let start = UnixListener::bind(&sock).map_err(io_err(format!(
         "listen on {}",

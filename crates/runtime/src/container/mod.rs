@@ -3,13 +3,18 @@
 
 pub mod create;
 pub mod delete;
+pub mod events;
+pub mod exec;
 pub mod features;
 pub mod kill;
 pub mod list;
+pub mod pause;
+pub mod ps;
 pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod update;
 
 use crate::cgroups::CgroupError;
 use crate::config::ConfigError;
@@ -66,6 +71,37 @@ pub(crate) fn wait_gone(state: &crate::state::State, limit: Duration) -> bool {
         }
     }
     true
+}
+
+/// SCMP_ACT_NOTIFY: the runtime-spec's ContainerProcessState, with the
+/// listener descriptor, to linux.seccomp.listenerPath.
+pub(crate) fn send_seccomp_fd(
+    dir: &crate::state::Dir,
+    st: &crate::state::State,
+    fd: std::os::fd::OwnedFd,
+) -> Result<(), String> {
+    let config = std::fs::read(dir.path.join("config.json")).map_err(|e| e.to_string())?;
+    let spec: crate::config::Spec = serde_json::from_slice(&config).map_err(|e| e.to_string())?;
+    let seccomp = spec.linux.and_then(|l| l.seccomp).unwrap_or_default();
+    let path = seccomp.listener_path.unwrap_or_default();
+    let msg = serde_json::json!({
+        "ociVersion": crate::state::OCI_VERSION,
+        "fds": ["seccompFd"],
+        "pid": st.pid,
+        "metadata": seccomp.listener_metadata.unwrap_or_default(),
+        "state": {
+            "ociVersion": crate::state::OCI_VERSION,
+            "id": st.id,
+            "status": st.live_status().as_str(),
+            "pid": st.pid,
+            "bundle": st.bundle,
+            "annotations": st.annotations,
+        }
+    });
+    let stream = std::os::unix::net::UnixStream::connect(&path)
+        .map_err(|e| format!("seccomp listenerPath {path}: {e}"))?;
+    crate::sys::socket::send(stream.as_fd(), msg.to_string().as_bytes(), &[fd.as_fd()])
+        .map_err(|e| format!("seccomp listenerPath {path}: {e}"))
 }
 
 /// Writes `--pid-file` atomically (temp file in the same directory, rename).

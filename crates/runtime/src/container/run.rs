@@ -80,7 +80,7 @@ fn copy(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> std::io::Result<usize> {
 }
 
 /// Forwards signals and relays the terminal until the init exits.
-fn supervise(
+pub(crate) fn supervise(
     pid: libc::pid_t,
     sfd: BorrowedFd<'_>,
     console: Option<OwnedFd>,

@@ -13,7 +13,7 @@ use crate::process::init::start_msg;
 use crate::state::{Dir, Root, State, Status};
 use crate::sys::socket;
 use std::io::Write;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 
 pub fn start(root: &Root, id: &str) -> Result<(), Error> {
@@ -73,7 +73,7 @@ fn follow(conn: &UnixStream, dir: &Dir, st: &State) -> Result<(), String> {
         let mut msg = &buf[..n];
         if error.is_empty() && msg[0] == start_msg::NOTIFY_FD {
             if let Some(fd) = fds.next() {
-                send_notify_fd(dir, st, fd)?;
+                super::send_seccomp_fd(dir, st, fd)?;
             }
             msg = &msg[1..];
         }
@@ -88,31 +88,4 @@ fn follow(conn: &UnixStream, dir: &Dir, st: &State) -> Result<(), String> {
     } else {
         Err(String::from_utf8_lossy(&error).into_owned())
     }
-}
-
-/// SCMP_ACT_NOTIFY: the runtime-spec's ContainerProcessState, with the
-/// listener descriptor, to linux.seccomp.listenerPath.
-fn send_notify_fd(dir: &Dir, st: &State, fd: OwnedFd) -> Result<(), String> {
-    let config = std::fs::read(dir.path.join("config.json")).map_err(|e| e.to_string())?;
-    let spec: crate::config::Spec = serde_json::from_slice(&config).map_err(|e| e.to_string())?;
-    let seccomp = spec.linux.and_then(|l| l.seccomp).unwrap_or_default();
-    let path = seccomp.listener_path.unwrap_or_default();
-    let msg = serde_json::json!({
-        "ociVersion": crate::state::OCI_VERSION,
-        "fds": ["seccompFd"],
-        "pid": st.pid,
-        "metadata": seccomp.listener_metadata.unwrap_or_default(),
-        "state": {
-            "ociVersion": crate::state::OCI_VERSION,
-            "id": st.id,
-            "status": "creating",
-            "pid": st.pid,
-            "bundle": st.bundle,
-            "annotations": st.annotations,
-        }
-    });
-    let stream =
-        UnixStream::connect(&path).map_err(|e| format!("seccomp listenerPath {path}: {e}"))?;
-    socket::send(stream.as_fd(), msg.to_string().as_bytes(), &[fd.as_fd()])
-        .map_err(|e| format!("seccomp listenerPath {path}: {e}"))
 }

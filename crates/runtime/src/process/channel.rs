@@ -50,6 +50,8 @@ pub enum ToParent {
     Console(OwnedFd),
     /// Run the prestart and createRuntime hooks now.
     RunHooks,
+    /// The seccomp user-notification descriptor (SCMP_ACT_NOTIFY).
+    Notify(OwnedFd),
     /// Created: the init waits for `start`.
     Ready,
     /// The child failed and is exiting.
@@ -69,6 +71,7 @@ const T_CONSOLE: u8 = 3;
 const T_RUN_HOOKS: u8 = 4;
 const T_READY: u8 = 5;
 const T_FAILED: u8 = 6;
+const T_NOTIFY: u8 = 7;
 const T_PROCEED: u8 = 10;
 const T_HOOKS_DONE: u8 = 11;
 
@@ -118,6 +121,10 @@ impl Channel {
                 fds.push(fd.as_fd());
             }
             ToParent::RunHooks => buf.push(T_RUN_HOOKS),
+            ToParent::Notify(fd) => {
+                buf.push(T_NOTIFY);
+                fds.push(fd.as_fd());
+            }
             ToParent::Ready => buf.push(T_READY),
             ToParent::Failed { errno, message } => {
                 buf.push(T_FAILED);
@@ -146,6 +153,9 @@ impl Channel {
                 ChannelError::Unexpected("console message without a descriptor".into())
             }),
             Some(&T_RUN_HOOKS) => Ok(ToParent::RunHooks),
+            Some(&T_NOTIFY) => fds.pop().map(ToParent::Notify).ok_or_else(|| {
+                ChannelError::Unexpected("notify message without a descriptor".into())
+            }),
             Some(&T_READY) => Ok(ToParent::Ready),
             Some(&T_FAILED) => Ok(ToParent::Failed {
                 errno: word(buf)?,

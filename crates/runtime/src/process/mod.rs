@@ -4,6 +4,7 @@
 //! child's steps written as one straight script ([`init`]).
 
 pub mod channel;
+pub mod exec;
 pub mod init;
 pub mod setup;
 pub mod spawn;

@@ -218,6 +218,7 @@ pub fn spawn(r: Request<'_>) -> Result<Spawned, SpawnError> {
                     .map_err(io_err("channel"))?;
             }
             ToParent::Ready => break,
+            ToParent::Notify(_) => {}
             ToParent::Failed { message, .. } => return Err(SpawnError::Init(message)),
         }
     }
