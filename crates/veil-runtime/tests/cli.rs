@@ -46,7 +46,8 @@ fn malformed_configs_are_rejected_with_the_field() {
 
 #[test]
 fn bad_inputs_each_name_their_problem() {
-    let cases: Vec<(Box<dyn FnMut(&mut Bundle)>, &str)> = vec![
+    type Edit = Box<dyn FnMut(&mut Bundle)>;
+    let cases: Vec<(Edit, &str)> = vec![
         (
             Box::new(|b| b.config["process"]["user"]["uid"] = json!("root")),
             "process.user.uid",

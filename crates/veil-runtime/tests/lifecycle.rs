@@ -109,7 +109,7 @@ fn run_forwards_signals_to_the_container() {
     b.sh("trap 'echo got-usr1; exit 7' USR1; echo ready; while :; do sleep 0.05; done");
     b.write();
     let id = unique("fwd");
-    let mut child = rt
+    let child = rt
         .cmd()
         .args(["run", "--bundle", path_str(&b.dir), &id])
         .stdout(std::process::Stdio::piped())

@@ -63,7 +63,8 @@ pub(super) fn plan(spec: Spec, raw: Vec<u8>, bundle: &Path) -> Result<Plan, Inva
             "a new user namespace needs both uidMappings and gidMappings",
         ));
     }
-    if !namespaces.is_private(Kind::User) && !(uid_mappings.is_empty() && gid_mappings.is_empty()) {
+    let has_mappings = !uid_mappings.is_empty() || !gid_mappings.is_empty();
+    if has_mappings && !namespaces.is_private(Kind::User) {
         return Err(Invalid::new(
             "linux.uidMappings",
             "id mappings are given but there is no user namespace in linux.namespaces",

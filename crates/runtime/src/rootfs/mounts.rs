@@ -30,7 +30,7 @@ pub(super) fn set_attrs(mnt: BorrowedFd<'_>, o: &Parsed) -> io::Result<()> {
 fn set_propagation(mnt: BorrowedFd<'_>, o: &Parsed) -> io::Result<()> {
     for &p in &o.propagation {
         let attr = MountAttr {
-            propagation: u64::from(p & !libc::MS_REC),
+            propagation: p & !libc::MS_REC,
             ..MountAttr::default()
         };
         sm::mount_setattr(mnt, p & libc::MS_REC != 0, &attr)?;

@@ -308,7 +308,9 @@ pub fn fs_type(path: &Path) -> io::Result<i64> {
     // SAFETY: `path` is NUL-terminated; `st` has room for one statfs.
     cvt(unsafe { libc::statfs(path.as_ptr(), st.as_mut_ptr()) })?;
     // SAFETY: statfs succeeded and filled `st`.
-    Ok(unsafe { st.assume_init() }.f_type as i64)
+    let st = unsafe { st.assume_init() };
+    #[allow(clippy::unnecessary_cast)] // f_type is not i64 on every target
+    Ok(st.f_type as i64)
 }
 
 /// Closes a descriptor in a freshly cloned child. The object that owns it

@@ -119,7 +119,8 @@ fn unconditional_rules_win_and_the_first_one_counts() {
 #[test]
 fn every_operator_on_64_bit_arguments() {
     let big = 0x1_0000_0005u64;
-    let cases: [(&str, u64, Option<u64>, &[(u64, bool)]); 7] = [
+    type Case<'a> = (&'a str, u64, Option<u64>, &'a [(u64, bool)]);
+    let cases: [Case; 7] = [
         (
             "SCMP_CMP_EQ",
             big,

@@ -1,0 +1,25 @@
+#!/bin/bash
+# Installs the Debian packages veil's build, demo and tests need, if any is
+# missing. Idempotent; run as root on Debian 12.
+set -euo pipefail
+
+pkgs=(
+  busybox-static            # the rootfs of every test container
+  jq                        # the demo edits config.json with it
+  procps                    # ps, for `veil-runtime ps`
+  iproute2                  # ip, for the network tests
+  util-linux                # script(1), for terminal tests
+  libseccomp-dev            # the seccomp compiler is checked against libseccomp
+  golang-github-docker-docker-dev  # Docker's default seccomp profile, for that check
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+[ "$(id -u)" = 0 ] || { echo "deps: missing ${missing[*]}; run as root" >&2; exit 1; }
+export DEBIAN_FRONTEND=noninteractive
+apt_get() { apt-get -o DPkg::Lock::Timeout=600 "$@"; }
+apt_get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
+  || { apt_get update -qq >/dev/null && apt_get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
+echo "deps: installed ${missing[*]}"

@@ -1,0 +1,28 @@
+#!/bin/bash
+# Every test of veil, from a fresh Debian 12 machine (as root): formatting,
+# lints, unit tests, integration tests that run real containers, and the OCI
+# runtime-tools validation suite. Each step does its own set-up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Debian packages"
+scripts/deps.sh
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --all-targets --quiet -- -D warnings
+
+step "build"
+cargo build --release --quiet
+
+step "unit and integration tests (real containers)"
+cargo test --quiet
+
+step "OCI runtime-tools validation suite"
+tests/conformance/run.sh target/release/veil-runtime
+
+step "host left clean"
+leftovers=$(grep -c 'veil-test' /proc/self/mountinfo || true)
+[ "$leftovers" = 0 ] || { echo "mounts left behind: $leftovers" >&2; exit 1; }
+echo "all tests passed"
