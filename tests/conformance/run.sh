@@ -187,19 +187,19 @@ gocmd() { env "${go_env[@]}" go "$@"; }
 
 # $1: new suite directory. Unpacks the source into the GOPATH, adds tap.go as
 # github.com/mndrix/tap-go and builds every main package under validation/.
+# (Called in an || list, where set -e does not apply: every step checks.)
 build_suite() {
   local out=$1 src=$cache/gopath/src/$RT_IMPORT
   local -a pkgs
   rm -rf "$cache/gopath"
-  mkdir -p "$src" "$cache/gopath/src/github.com/mndrix/tap-go"
-  tar -xJf "$cache/$ORIG" -C "$src" --strip-components=1 --no-same-owner
+  mkdir -p "$src" "$cache/gopath/src/github.com/mndrix/tap-go" "$out/tests" || return
+  tar -xJf "$cache/$ORIG" -C "$src" --strip-components=1 --no-same-owner || return
   rm -f "$src"/rootfs-*.tar.gz # upstream's prebuilt rootfs; built from Debian's busybox instead
-  cp "$tap_go" "$cache/gopath/src/github.com/mndrix/tap-go/tap.go"
+  cp "$tap_go" "$cache/gopath/src/github.com/mndrix/tap-go/tap.go" || return
   mapfile -t pkgs < <(gocmd list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' "$RT_IMPORT/validation/..." | LC_ALL=C sort)
-  ((${#pkgs[@]})) || die "no tests found under $src/validation"
-  mkdir -p "$out/tests"
-  gocmd build -trimpath -o "$out/runtimetest" "$RT_IMPORT/cmd/runtimetest"
-  gocmd build -trimpath -o "$out/tests/" "${pkgs[@]}"
+  ((${#pkgs[@]})) || { note "no tests found under $src/validation"; return 1; }
+  gocmd build -trimpath -o "$out/runtimetest" "$RT_IMPORT/cmd/runtimetest" || return
+  gocmd build -trimpath -o "$out/tests/" "${pkgs[@]}" || return
   printf '%s\n' "${pkgs[@]##*/}" >"$out/tests.txt"
 }
 
@@ -207,17 +207,17 @@ build_suite() {
 # plus a minimal /etc/passwd and /etc/group: the layout of upstream's rootfs.
 build_rootfs() {
   local r applet
-  r=$(mktemp -d "$cache/rootfs.XXXXXX")
+  r=$(mktemp -d "$cache/rootfs.XXXXXX") || return
   chmod 0755 "$r" # tar gives "./" this mode to the bundle directory
-  mkdir -p "$r/bin" "$r/dev" "$r/etc" "$r/proc" "$r/sys"
-  install -m 0755 /bin/busybox "$r/bin/busybox"
+  mkdir -p "$r/bin" "$r/dev" "$r/etc" "$r/proc" "$r/sys" || return
+  install -m 0755 /bin/busybox "$r/bin/busybox" || return
   while read -r applet; do
-    [[ $applet == busybox ]] || ln -s busybox "$r/bin/$applet"
+    [[ $applet == busybox ]] || ln -s busybox "$r/bin/$applet" || return
   done < <(/bin/busybox --list)
   printf '%s\n' root:x:0:0:root:/root:/bin/sh daemon:x:1:1:daemon:/:/bin/false \
     nobody:x:65534:65534:nobody:/nonexistent:/bin/false >"$r/etc/passwd"
   printf '%s\n' root:x:0: daemon:x:1: tty:x:5: nogroup:x:65534: >"$r/etc/group"
-  tar -C "$r" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - . | gzip -n >"$1"
+  tar -C "$r" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - . | gzip -n >"$1" || return
   rm -rf "$r"
 }
 

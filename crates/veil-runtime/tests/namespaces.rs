@@ -31,7 +31,7 @@ fn new_namespaces_narrow_the_view() {
     b.sh(
         "echo pid=$$; hostname; cat /proc/sys/kernel/domainname; ls /sys/class/net | tr '\\n' ' '; echo; \
          for n in pid net ipc uts mnt cgroup time; do readlink /proc/self/ns/$n; done; \
-         cat /proc/self/cgroup | head -1",
+         cat /proc/self/cgroup | head -1; cat /sys/class/net/lo/flags",
     );
     let out = rt.run_ok(&b);
     let lines: Vec<&str> = out.lines().collect();
@@ -53,6 +53,8 @@ fn new_namespaces_narrow_the_view() {
     }
     // A cgroup namespace shows the container's cgroup as its root.
     assert!(lines[11].ends_with(":/"), "{}", lines[11]);
+    // Its loopback is up, as with runc (IFF_UP | IFF_LOOPBACK).
+    assert_eq!(lines[12], "0x9");
     // And the host keeps its own name.
     assert_ne!(
         std::fs::read_to_string("/proc/sys/kernel/hostname")

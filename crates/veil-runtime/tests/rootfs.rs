@@ -341,6 +341,25 @@ fn cgroup_mount_shows_the_containers_cgroups() {
 }
 
 #[test]
+fn tmpcopyup_fills_the_tmpfs_with_what_it_covers() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    let etc = b.rootfs().join("etc");
+    std::fs::create_dir_all(etc.join("sub")).unwrap();
+    std::fs::write(etc.join("sub/file"), "kept\n").unwrap();
+    symlink("sub/file", etc.join("link")).unwrap();
+    b.config["root"]["readonly"] = json!(true);
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "mode=755"]}));
+    b.sh("cat /etc/link; grep -c root /etc/passwd; echo new > /etc/written; grep ' /etc ' /proc/self/mountinfo | cut -d' ' -f9");
+    let out = rt.run_ok(&b);
+    assert_eq!(out, "kept\n1\ntmpfs\n");
+    assert!(!etc.join("written").exists(), "the write went to the tmpfs");
+}
+
+#[test]
 fn working_directory_is_created_and_entered() {
     let rt = Runtime::new();
     let mut b = Bundle::new();

@@ -10,6 +10,11 @@ use std::os::fd::AsFd;
 pub fn kill(root: &Root, id: &str, signal: i32, all: bool) -> Result<(), Error> {
     let dir = Dir::open(root, id, true)?;
     let st = dir.read()?;
+    if all {
+        // As runc: --all reaches whatever is left in the cgroups, even
+        // after the init is gone (containerd's stop relies on it).
+        return signal_all(&st, signal);
+    }
     match st.live_status() {
         Status::Created | Status::Running | Status::Paused => {}
         Status::Creating => {
@@ -19,11 +24,7 @@ pub fn kill(root: &Root, id: &str, signal: i32, all: bool) -> Result<(), Error> 
         }
         Status::Stopped => return Err(Error::Usage(format!("container {id:?} is not running"))),
     }
-    if all {
-        signal_all(&st, signal)
-    } else {
-        signal_init(&st, signal)
-    }
+    signal_init(&st, signal)
 }
 
 /// Signals the init, making sure the pid still names it.

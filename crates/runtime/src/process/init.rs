@@ -120,6 +120,10 @@ fn steps(a: InitArgs<'_>) -> Result<Infallible, InitError> {
         let _ = sysproc::setresgid(0);
         let _ = sysproc::setresuid(0);
     }
+    if plan.namespaces.is_new(Kind::Network) {
+        // A new network namespace has its loopback down; runc and crun bring it up.
+        crate::sys::net::set_up("lo").map_err(io("bring up lo"))?;
+    }
     if plan.namespaces.is_new(Kind::Cgroup) {
         sysproc::unshare(libc::CLONE_NEWCGROUP).map_err(io("create the cgroup namespace"))?;
     }

@@ -12,6 +12,7 @@
 //!    `--no-pivot`), then `root.readonly` and `rootfsPropagation`.
 
 pub mod cgroupfs;
+mod copy;
 pub mod devices;
 pub mod mounts;
 pub mod options;

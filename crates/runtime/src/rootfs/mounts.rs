@@ -129,6 +129,10 @@ pub fn mount(
                     return Err(RootfsError { what, source: e });
                 }
             };
+            if m.options.tmpcopyup && fstype == "tmpfs" {
+                super::copy::copy_dir(target.as_fd(), tree.as_fd())
+                    .map_err(err(format!("{} (tmpcopyup)", what())))?;
+            }
             sm::move_mount_fd(tree.as_fd(), target.as_fd()).map_err(err(what()))?;
             set_propagation(tree.as_fd(), &m.options).map_err(err(what()))
         }

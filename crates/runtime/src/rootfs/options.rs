@@ -24,6 +24,8 @@ pub enum Effect {
     Nothing,
     /// An id-mapped mount (`idmap`, `ridmap`).
     Idmap { recursive: bool },
+    /// `tmpcopyup`: a new tmpfs gets a copy of the directory it covers.
+    TmpCopyUp,
 }
 
 const fn attr(set: u64, clr: u64) -> Effect {
@@ -131,6 +133,7 @@ pub const TABLE: &[(&str, Effect)] = &[
     ("suid", attr(0, MOUNT_ATTR_NOSUID)),
     ("symfollow", attr(0, MOUNT_ATTR_NOSYMFOLLOW)),
     ("sync", Effect::Superblock("sync")),
+    ("tmpcopyup", Effect::TmpCopyUp),
     ("unbindable", Effect::Propagation(libc::MS_UNBINDABLE)),
 ];
 
@@ -153,6 +156,7 @@ pub struct Parsed {
     pub propagation: Vec<libc::c_ulong>,
     pub superblock: Vec<&'static str>,
     pub idmap: Option<bool>,
+    pub tmpcopyup: bool,
     /// File-system data: `key` or `key=value`.
     pub data: Vec<(String, Option<String>)>,
 }
@@ -188,6 +192,7 @@ pub fn parse(options: &[String]) -> Parsed {
             Some(Effect::Superblock(f)) => p.superblock.push(f),
             Some(Effect::Idmap { recursive }) => p.idmap = Some(recursive),
             Some(Effect::Nothing) => {}
+            Some(Effect::TmpCopyUp) => p.tmpcopyup = true,
             None => match o.split_once('=') {
                 Some((k, v)) => p.data.push((k.to_string(), Some(v.to_string()))),
                 None => p.data.push((o.clone(), None)),

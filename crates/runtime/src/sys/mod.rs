@@ -9,6 +9,7 @@
 pub mod bpf;
 pub mod fs;
 pub mod mount;
+pub mod net;
 pub mod process;
 pub mod seccomp;
 pub mod signal;
