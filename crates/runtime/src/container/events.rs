@@ -33,13 +33,14 @@ pub fn events(
     let mut ooms = stats::oom_kills(&cg);
     let mut next = Instant::now();
     loop {
-        if st.live_status() == Status::Stopped || !dir.path.join("state.json").exists() {
-            return Ok(());
-        }
+        // OOM kills first: the container may have died of one just now.
         let now = stats::oom_kills(&cg);
         if now > ooms {
             emit(out, json!({"type": "oom", "id": id}))?;
             ooms = now;
+        }
+        if st.live_status() == Status::Stopped || !dir.path.join("state.json").exists() {
+            return Ok(());
         }
         if Instant::now() >= next {
             emit(
