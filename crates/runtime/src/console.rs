@@ -36,9 +36,20 @@ pub fn open_pty(root: &Root, size: Option<(u16, u16)>) -> io::Result<Pty> {
     Ok(Pty { master, slave })
 }
 
-/// Bind-mounts the pty slave onto the container's /dev/console.
+/// Bind-mounts the pty slave onto the container's /dev/console. The source
+/// is the slave descriptor itself, and the target is never a symlink of the
+/// image (one would be replaced): nothing can redirect the bind onto a
+/// file the container must not write (CVE-2025-52565).
 pub fn bind_console(root: &Root, slave: BorrowedFd<'_>) -> io::Result<()> {
-    let target = root.mount_target(Path::new("/dev/console"), false, 0)?;
+    let path = Path::new("/dev/console");
+    let target = match root.mount_target(path, false, sysfs::RESOLVE_NO_SYMLINKS) {
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            let (dir, name) = root.parent_of(path)?;
+            sysfs::unlinkat(dir.as_fd(), name, 0)?;
+            root.mount_target(path, false, sysfs::RESOLVE_NO_SYMLINKS)?
+        }
+        other => other?,
+    };
     let flags = sm::OPEN_TREE_CLONE | libc::AT_EMPTY_PATH as u32;
     let tree = sm::open_tree(Some(slave), Path::new(""), flags)?;
     sm::move_mount_fd(tree.as_fd(), target.as_fd())

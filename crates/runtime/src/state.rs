@@ -85,6 +85,10 @@ pub struct State {
     pub pid_namespace: bool,
     #[serde(default)]
     pub systemd_cgroup: bool,
+    /// No mount namespace of its own: its mounts live in the host's, below
+    /// the rootfs, and `delete` takes them down.
+    #[serde(default)]
+    pub host_mounts: bool,
     /// Hooks run by later verbs (`start`, `delete`), kept from the config.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub poststart: Vec<crate::config::spec::Hook>,
@@ -389,6 +393,7 @@ mod tests {
             own_cgroups: false,
             pid_namespace: true,
             systemd_cgroup: false,
+            host_mounts: false,
             poststart: Vec::new(),
             poststop: Vec::new(),
         };

@@ -256,3 +256,73 @@ fn namespace_paths_are_checked() {
     );
     assert_gone(&rt, &id, None);
 }
+
+/// With no namespace at all the process shares every one of the host's,
+/// yet still runs in its rootfs; its mounts are taken down by delete.
+#[test]
+fn no_namespaces_still_chroot_into_the_rootfs() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    b.config["linux"]["namespaces"] = json!([]);
+    b.config["hostname"] = serde_json::Value::Null;
+    b.args(&["sleep", "100"]);
+    let id = unique("nons");
+    rt.create(&b, &id);
+    let pid = rt.pid(&id);
+    for ns in ["mnt", "net", "pid", "ipc", "uts", "cgroup"] {
+        assert_eq!(
+            std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap(),
+            std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap(),
+            "{ns}"
+        );
+    }
+    let root = std::fs::read_link(format!("/proc/{pid}/root")).unwrap();
+    assert_eq!(root, std::fs::canonicalize(b.rootfs()).unwrap());
+    assert!(
+        !mounts_with(path_str(&b.dir)).is_empty(),
+        "its /proc is mounted below the rootfs"
+    );
+    rt.ok(&["delete", &id]);
+    assert!(
+        mounts_with(path_str(&b.dir)).is_empty(),
+        "left: {:?}",
+        mounts_with(path_str(&b.dir))
+    );
+    assert_gone(&rt, &id, Some(pid));
+}
+
+/// A mount namespace joined by path: the rootfs is set up inside it.
+#[test]
+fn joining_a_mount_namespace_by_path() {
+    let rt = Runtime::new();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let holder = Kill(
+        std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sleep", "100"])
+            .spawn()
+            .unwrap(),
+    );
+    let pid = holder.0.id();
+    eventually("unshare to enter its namespace", || {
+        std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok()
+            != std::fs::read_link("/proc/self/ns/mnt").ok()
+    });
+    let nspath = format!("/proc/{pid}/ns/mnt");
+    let inode = std::fs::read_link(&nspath).unwrap();
+    let mut b = Bundle::new();
+    b.with_ns("mount", Some(&nspath));
+    b.sh("readlink /proc/self/ns/mnt; cat /etc/passwd | head -1");
+    let out = rt.run_ok(&b);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], inode.to_string_lossy());
+    assert_eq!(
+        lines[1], "root:x:0:0:root:/root:/bin/sh",
+        "the image's /etc/passwd"
+    );
+}

@@ -79,11 +79,50 @@ pub(super) fn init_cpuset(mountpoint: &Path, dir: &Path) -> Result<(), CgroupErr
     Ok(())
 }
 
+/// runc skips limits of controllers the host has not mounted; so does
+/// veil, but it says so.
+fn warn_missing(cg: &Cgroups, r: &Resources) {
+    let cpu_bw = r
+        .cpu
+        .as_ref()
+        .is_some_and(|c| c.shares.is_some() || c.quota.is_some() || c.period.is_some());
+    let cpuset = r
+        .cpu
+        .as_ref()
+        .is_some_and(|c| c.cpus.is_some() || c.mems.is_some());
+    let wanted = [
+        ("memory", "memory", r.memory.is_some()),
+        ("cpu", "cpu", cpu_bw),
+        ("cpu", "cpuset", cpuset),
+        ("pids", "pids", r.pids.is_some()),
+        ("blockIO", "blkio", r.block_io.is_some()),
+        (
+            "network",
+            "net_cls",
+            r.network.as_ref().is_some_and(|n| n.class_id.is_some()),
+        ),
+        (
+            "network",
+            "net_prio",
+            r.network.as_ref().is_some_and(|n| n.priorities.is_some()),
+        ),
+        ("rdma", "rdma", r.rdma.is_some()),
+    ];
+    for (field, controller, set) in wanted {
+        if set && cg.controller_path(controller).is_none() {
+            crate::log::warn(&format!(
+                "linux.resources.{field}: this host has no {controller} cgroup controller; the limit is not applied"
+            ));
+        }
+    }
+}
+
 pub(super) fn set(
     cg: &Cgroups,
     r: &Resources,
     nodes: Option<&[DevicePlan]>,
 ) -> Result<(), CgroupError> {
+    warn_missing(cg, r);
     if let (Some(dir), Some(nodes)) = (cg.controller_path("devices"), nodes) {
         let spec = r.devices.clone().unwrap_or_default();
         devices::apply_v1(dir, &devices::rules(&spec, nodes)?)?;
@@ -153,31 +192,37 @@ pub(super) fn set(
         }
     }
     if let (Some(b), Some(dir)) = (&r.block_io, cg.controller_path("blkio")) {
-        let weight_file = |name: &str| {
-            if dir.join(format!("blkio.{name}")).exists() {
-                format!("blkio.{name}")
-            } else {
-                format!("blkio.bfq.{name}")
+        let weight_file = |name: &str| -> Result<String, CgroupError> {
+            for f in [format!("blkio.{name}"), format!("blkio.bfq.{name}")] {
+                if dir.join(&f).exists() {
+                    return Ok(f);
+                }
             }
+            Err(invalid(
+                "blockIO",
+                format!(
+                    "{name} is not supported by this kernel (no blkio.{name} or blkio.bfq.{name})"
+                ),
+            ))
         };
         if let Some(w) = b.weight {
-            write(dir, &weight_file("weight"), &w.to_string())?;
+            write(dir, &weight_file("weight")?, &w.to_string())?;
         }
         if let Some(w) = b.leaf_weight {
-            write(dir, &weight_file("leaf_weight"), &w.to_string())?;
+            write(dir, &weight_file("leaf_weight")?, &w.to_string())?;
         }
         for d in b.weight_device.iter().flatten() {
             if let Some(w) = d.weight {
                 write(
                     dir,
-                    &weight_file("weight_device"),
+                    &weight_file("weight_device")?,
                     &format!("{}:{} {w}", d.major, d.minor),
                 )?;
             }
             if let Some(w) = d.leaf_weight {
                 write(
                     dir,
-                    &weight_file("leaf_weight_device"),
+                    &weight_file("leaf_weight_device")?,
                     &format!("{}:{} {w}", d.major, d.minor),
                 )?;
             }

@@ -6,7 +6,7 @@ use super::{io_err, write_pid_file, Error};
 use crate::cgroups::Cgroups;
 use crate::config::{self, plan::Plan};
 use crate::process::spawn::{self, Request};
-use crate::security::seccomp;
+use crate::security::{exec_stub, seccomp};
 use crate::state::{self, Dir, State, Status};
 use crate::sys::{process as sysproc, signal::SigSet};
 use crate::{console, hooks, log};
@@ -37,6 +37,8 @@ pub struct Created {
 /// Undoes a half-made container when dropped armed.
 struct Undo<'a> {
     dir: &'a Dir,
+    /// The rootfs, when the container's mounts are made in the host's namespace.
+    host_mounts: Option<&'a std::path::Path>,
     cgroups: Option<&'a Cgroups>,
     init: Option<libc::pid_t>,
     poststop: Option<(Vec<u8>, &'a [crate::config::spec::Hook])>,
@@ -51,6 +53,9 @@ impl Drop for Undo<'_> {
         if let Some(pid) = self.init {
             let _ = sysproc::kill(pid, libc::SIGKILL);
             let _ = sysproc::waitpid(pid, 0);
+        }
+        if let Some(rootfs) = self.host_mounts {
+            crate::rootfs::unmount_below(rootfs);
         }
         if let Some(cg) = self.cgroups {
             if let Err(e) = cg.destroy() {
@@ -150,11 +155,13 @@ pub(crate) fn create_with(
         own_cgroups: true,
         pid_namespace: plan.namespaces.is_new(crate::namespaces::Kind::Pid),
         systemd_cgroup: o.systemd_cgroup,
+        host_mounts: !plan.namespaces.is_private(crate::namespaces::Kind::Mount),
         poststart: plan.hooks.poststart.clone(),
         poststop: plan.hooks.poststop.clone(),
     };
     let mut undo = Undo {
         dir: &dir,
+        host_mounts: state.host_mounts.then_some(plan.rootfs.as_path()),
         cgroups: None,
         init: None,
         poststop: None,
@@ -176,6 +183,7 @@ pub(crate) fn create_with(
         hooks::state_json(&o.id, "stopped", None, &plan.bundle, &state.annotations);
     undo.poststop = Some((poststop_state, &plan.hooks.poststop));
 
+    let stub = exec_stub::create().map_err(io_err("create the exec stub"))?;
     let spawned = spawn::spawn(Request {
         plan: &plan,
         id: &o.id,
@@ -185,6 +193,7 @@ pub(crate) fn create_with(
         preserve_fds: listen + o.preserve_fds,
         close_in_child: &[dir.fd().as_raw_fd()],
         sigmask,
+        stub: stub.as_ref(),
     })?;
     undo.init = Some(spawned.pid);
 

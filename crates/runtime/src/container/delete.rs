@@ -74,6 +74,11 @@ fn stop(st: &State) -> Result<(), Error> {
 /// Removes what `create` made. The state goes last, so a failure leaves
 /// something `delete` can retry on.
 pub(crate) fn destroy(dir: &Dir, st: &State) -> Result<(), Error> {
+    if st.host_mounts {
+        if let Ok(rootfs) = std::fs::canonicalize(&st.rootfs) {
+            crate::rootfs::unmount_below(&rootfs);
+        }
+    }
     if st.own_cgroups {
         Cgroups::from_paths(st.cgroup_paths.clone()).destroy()?;
     }

@@ -185,6 +185,7 @@ pub fn exec(root: &Root, o: &ExecOptions) -> Result<i32, Error> {
             cgroups: &cgroups,
             preserve_fds: o.preserve_fds,
             sigmask: old,
+            stub: crate::security::exec_stub::create().map_err(io_err("create the exec stub"))?,
         })?;
         if let Some(fd) = execed.notify {
             super::send_seccomp_fd(&dir, &st, fd).map_err(usage)?;

@@ -26,6 +26,7 @@ use super::InitError;
 use crate::cgroups::Cgroups;
 use crate::config::process::ProcessPlan;
 use crate::rootfs::resolve::Root;
+use crate::security::exec_stub;
 use crate::security::seccomp::{self, Filter};
 use crate::sys::signal::{self, SigSet};
 use crate::sys::{fs as sysfs, process as sysproc};
@@ -45,6 +46,8 @@ pub struct ExecRequest<'a> {
     pub cgroups: &'a Cgroups,
     pub preserve_fds: u32,
     pub sigmask: SigSet,
+    /// The exec stub (see `security::exec_stub`).
+    pub stub: Option<OwnedFd>,
 }
 
 pub struct Execed {
@@ -188,7 +191,7 @@ fn child_steps(
             setup::final_capabilities(&process).map_err(io("set capabilities after seccomp"))?;
         }
     }
-    let e = sysproc::execve(&exe, &process.args, &envp);
+    let e = exec_stub::execve(r.stub.as_ref(), &exe, &process.args, &envp);
     Err(InitError::Io {
         what: format!("exec {exe:?}"),
         source: e,

@@ -9,7 +9,7 @@ use crate::cgroups::Cgroups;
 use crate::config::plan::Plan;
 use crate::namespaces::{Entry, Kind};
 use crate::rootfs::{self, cgroupfs};
-use crate::security::seccomp;
+use crate::security::{exec_stub, seccomp};
 use crate::sys::signal::{self, SigSet};
 use crate::sys::{fs as sysfs, process as sysproc, socket};
 use crate::{console, hooks};
@@ -35,6 +35,8 @@ pub struct InitArgs<'a> {
     pub preserve_fds: u32,
     /// The signal mask to restore (the runtime may block signals).
     pub sigmask: SigSet,
+    /// The exec stub (see `security::exec_stub`).
+    pub stub: Option<&'a OwnedFd>,
 }
 
 /// Runs the init; never returns.
@@ -152,25 +154,26 @@ fn steps(a: InitArgs<'_>) -> Result<Infallible, InitError> {
             &plan.spec.annotations.clone().unwrap_or_default(),
         )
     };
+    let entry = match (plan.namespaces.is_private(Kind::Mount), a.no_pivot) {
+        (false, _) => rootfs::Entry::Chroot,
+        (true, true) => rootfs::Entry::Move,
+        (true, false) => rootfs::Entry::Pivot,
+    };
+    let ctx = cgroupfs::Context {
+        cgroups: a.cgroups,
+        cgroupns: plan.namespaces.is_private(Kind::Cgroup),
+    };
+    let root = rootfs::prepare(plan, &ctx, entry)?;
     let mut slave = None;
-    let mut root = None;
-    if plan.namespaces.is_new(Kind::Mount) {
-        let ctx = cgroupfs::Context {
-            cgroups: a.cgroups,
-            cgroupns: plan.namespaces.is_private(Kind::Cgroup),
-        };
-        let r = rootfs::prepare(plan, &ctx)?;
-        if plan.process.terminal {
-            let pty =
-                console::open_pty(&r, plan.process.console_size).map_err(io("create the pty"))?;
-            console::bind_console(&r, pty.slave.as_fd())
-                .map_err(io("bind the pty to /dev/console"))?;
-            a.channel
-                .send_parent(ToParent::Console(pty.master))
-                .map_err(io("channel"))?;
-            slave = Some(pty.slave);
-        }
-        root = Some(r);
+    if plan.process.terminal {
+        let pty =
+            console::open_pty(&root, plan.process.console_size).map_err(io("create the pty"))?;
+        console::bind_console(&root, pty.slave.as_fd())
+            .map_err(io("bind the pty to /dev/console"))?;
+        a.channel
+            .send_parent(ToParent::Console(pty.master))
+            .map_err(io("channel"))?;
+        slave = Some(pty.slave);
     }
     if !plan.hooks.prestart.is_empty() || !plan.hooks.create_runtime.is_empty() {
         a.channel
@@ -187,9 +190,7 @@ fn steps(a: InitArgs<'_>) -> Result<Infallible, InitError> {
         sysproc::write_proc("/proc/self/oom_score_adj", adj.to_string().as_bytes())
             .map_err(io(format!("set oom_score_adj {adj}")))?;
     }
-    if let Some(r) = root {
-        rootfs::finish(plan, r, a.no_pivot)?;
-    }
+    rootfs::finish(plan, root, entry)?;
 
     let mut process = plan.process.clone();
     setup::set_rlimits(&process)?;
@@ -261,7 +262,7 @@ fn steps(a: InitArgs<'_>) -> Result<Infallible, InitError> {
             }
         }
     }
-    let e = sysproc::execve(&exe, &argv, &envp);
+    let e = exec_stub::execve(a.stub, &exe, &argv, &envp);
     fail(&conn, format!("exec {:?}: {e}", exe))
 }
 

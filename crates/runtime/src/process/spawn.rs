@@ -53,6 +53,8 @@ pub struct Request<'a> {
     /// Descriptors the child must not keep (the state lock).
     pub close_in_child: &'a [RawFd],
     pub sigmask: SigSet,
+    /// The exec stub (see `security::exec_stub`).
+    pub stub: Option<&'a OwnedFd>,
 }
 
 /// A created init, waiting for `start`.
@@ -159,6 +161,7 @@ pub fn spawn(r: Request<'_>) -> Result<Spawned, SpawnError> {
                 no_pivot: r.no_pivot,
                 preserve_fds: r.preserve_fds,
                 sigmask: r.sigmask,
+                stub: r.stub,
             })
         }
         Forked::Parent(pid) => pid,

@@ -42,22 +42,41 @@ fn step(what: &str) -> impl FnOnce(io::Error) -> RootfsError + '_ {
     }
 }
 
+/// How the process gets into its root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// pivot_root in the container's mount namespace (the normal case).
+    Pivot,
+    /// `--no-pivot`: MS_MOVE onto / and chroot.
+    Move,
+    /// No mount namespace of its own: chroot only. The mounts of the config
+    /// are then made in the host's namespace, below the rootfs, as runc
+    /// does; `delete` takes them down.
+    Chroot,
+}
+
 /// Steps 1–3: returns the open root once every mount and device is in place.
-pub fn prepare(plan: &Plan, cgroups: &cgroupfs::Context<'_>) -> Result<Root, RootfsError> {
-    sm::remount(Path::new("/"), libc::MS_SLAVE | libc::MS_REC)
-        .map_err(step("make / a slave mount"))?;
-    let rootfs = crate::sys::cstr(&plan.rootfs).map_err(step("rootfs path"))?;
-    sm::mount(
-        Some(&rootfs),
-        &rootfs,
-        None,
-        libc::MS_BIND | libc::MS_REC,
-        None,
-    )
-    .map_err(|source| RootfsError {
-        what: format!("bind mount the rootfs {}", plan.rootfs.display()),
-        source,
-    })?;
+pub fn prepare(
+    plan: &Plan,
+    cgroups: &cgroupfs::Context<'_>,
+    entry: Entry,
+) -> Result<Root, RootfsError> {
+    if entry != Entry::Chroot {
+        sm::remount(Path::new("/"), libc::MS_SLAVE | libc::MS_REC)
+            .map_err(step("make / a slave mount"))?;
+        let rootfs = crate::sys::cstr(&plan.rootfs).map_err(step("rootfs path"))?;
+        sm::mount(
+            Some(&rootfs),
+            &rootfs,
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            None,
+        )
+        .map_err(|source| RootfsError {
+            what: format!("bind mount the rootfs {}", plan.rootfs.display()),
+            source,
+        })?;
+    }
     let root = Root::open(&plan.rootfs).map_err(|source| RootfsError {
         what: format!("open the rootfs {}", plan.rootfs.display()),
         source,
@@ -95,17 +114,23 @@ pub fn sysctl(plan: &Plan) -> Result<(), RootfsError> {
 }
 
 /// Steps 5–6.
-pub fn finish(plan: &Plan, root: Root, no_pivot: bool) -> Result<(), RootfsError> {
+pub fn finish(plan: &Plan, root: Root, entry: Entry) -> Result<(), RootfsError> {
     sysctl(plan)?;
     paths::readonly(&root, &plan.readonly_paths)?;
     if !plan.masked_paths.is_empty() {
         let devnull = paths::DevNull::open()?;
         paths::mask(&root, &plan.masked_paths, &devnull)?;
     }
-    if no_pivot {
-        move_root(&root)?;
-    } else {
-        pivot(&root)?;
+    match entry {
+        Entry::Pivot => pivot(&root)?,
+        Entry::Move => move_root(&root)?,
+        Entry::Chroot => {
+            sysfs::fchdir(root.fd()).map_err(step("enter the rootfs"))?;
+            sysfs::chroot(c".").map_err(step("chroot"))?;
+            sysfs::chdir(Path::new("/")).map_err(step("chdir /"))?;
+            // The host's mounts are not the container's to change.
+            return Ok(());
+        }
     }
     drop(root);
     if plan.root_readonly {
@@ -122,6 +147,23 @@ pub fn finish(plan: &Plan, root: Root, no_pivot: bool) -> Result<(), RootfsError
             .map_err(step("set rootfsPropagation"))?;
     }
     Ok(())
+}
+
+/// Takes down what a container without a mount namespace mounted below its
+/// rootfs in the host's namespace (deepest first).
+pub fn unmount_below(rootfs: &Path) {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let mut targets: Vec<&str> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| Path::new(m).starts_with(rootfs) && Path::new(m) != rootfs)
+        .collect();
+    targets.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    for t in targets {
+        let _ = sm::umount2(Path::new(t), libc::MNT_DETACH);
+    }
 }
 
 /// pivot_root(".", ".") in the rootfs, then detach the old root that now

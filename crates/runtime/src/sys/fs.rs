@@ -341,3 +341,20 @@ pub fn readlinkat(dir: BorrowedFd<'_>, name: &Path) -> io::Result<std::path::Pat
         &buf[..n],
     )))
 }
+
+/// memfd_create(2) with close-on-exec and sealing allowed.
+pub fn memfd(name: &std::ffi::CStr) -> io::Result<OwnedFd> {
+    // SAFETY: `name` is NUL-terminated and outlives the call.
+    let fd = cvt(unsafe {
+        libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
+    })?;
+    // SAFETY: the kernel returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Seals a memfd against every change (F_ADD_SEALS).
+pub fn seal_all(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    // SAFETY: F_ADD_SEALS only changes the seals of the file.
+    cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) }).map(drop)
+}

@@ -402,3 +402,25 @@ pub fn join_session_keyring(name: &str) -> io::Result<()> {
     cvt_long(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) })
         .map(drop)
 }
+
+/// execveat(fd, "", argv, envp, AT_EMPTY_PATH): runs the file `fd` refers
+/// to. Returns only on failure.
+pub fn execveat_fd(fd: BorrowedFd<'_>, argv: &[CString], envp: &[CString]) -> io::Error {
+    let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+    a.push(std::ptr::null());
+    let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+    e.push(std::ptr::null());
+    // SAFETY: argv and envp are NUL-terminated strings in NULL-terminated
+    // arrays that outlive the call; the path is a static empty string.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            a.as_ptr(),
+            e.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    io::Error::last_os_error()
+}
