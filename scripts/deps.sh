@@ -8,7 +8,8 @@ pkgs=(
   jq                        # the demo edits config.json with it
   procps                    # ps, for `veil-runtime ps`
   iproute2                  # ip, for the network tests
-  util-linux                # script(1), for terminal tests
+  util-linux                # script(1), runuser, unshare
+  uidmap                    # newuidmap/newgidmap, for rootless containers
   libseccomp-dev            # the seccomp compiler is checked against libseccomp
   golang-github-docker-docker-dev  # Docker's default seccomp profile, for that check
 )

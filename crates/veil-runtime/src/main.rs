@@ -78,7 +78,7 @@ struct CreateArgs {
 }
 
 impl CreateArgs {
-    fn options(self, systemd: bool) -> create::Options {
+    fn options(self, systemd: bool, rootless: bool) -> create::Options {
         create::Options {
             id: self.id,
             bundle: self.bundle,
@@ -88,6 +88,7 @@ impl CreateArgs {
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
             systemd_cgroup: systemd,
+            rootless,
         }
     }
 }
@@ -275,12 +276,14 @@ struct UpdateArgs {
     id: String,
 }
 
+/// /run/veil for root; a user's runtime directory otherwise.
 fn default_root() -> PathBuf {
-    // SAFETY-free check of the effective uid through the library.
-    if runtime::sys::process::geteuid() != 0 {
+    let uid = runtime::sys::process::geteuid();
+    if uid != 0 {
         if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
             return PathBuf::from(dir).join("veil");
         }
+        return PathBuf::from(format!("/run/user/{uid}/veil"));
     }
     PathBuf::from("/run/veil")
 }
@@ -294,9 +297,14 @@ fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {
 
 fn dispatch(cli: Cli) -> Result<i32, Error> {
     let root = state::Root::new(cli.root.clone().unwrap_or_else(default_root));
+    let rootless = match cli.rootless.as_str() {
+        "true" => true,
+        "false" => false,
+        _ => runtime::sys::process::geteuid() != 0,
+    };
     match cli.command {
         Command::Create(a) => {
-            container::create::create(&root, &a.options(cli.systemd_cgroup))?;
+            container::create::create(&root, &a.options(cli.systemd_cgroup, rootless))?;
         }
         Command::Start { id } => container::start::start(&root, &id)?,
         Command::Run {
@@ -306,7 +314,7 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             no_subreaper: _,
         } => {
             let o = RunOptions {
-                create: create.options(cli.systemd_cgroup),
+                create: create.options(cli.systemd_cgroup, rootless),
                 detach,
                 keep,
             };

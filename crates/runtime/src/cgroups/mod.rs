@@ -33,6 +33,14 @@ pub enum CgroupError {
     Path(String, String),
 }
 
+impl CgroupError {
+    /// Not allowed to create or write cgroups here (not delegated, read-only).
+    pub fn is_permission(&self) -> bool {
+        matches!(self, CgroupError::Io { source, .. }
+            if matches!(source.raw_os_error(), Some(libc::EACCES | libc::EPERM | libc::EROFS)))
+    }
+}
+
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CgroupError + '_ {
     move |source| CgroupError::Io {
         path: path.to_path_buf(),
@@ -257,6 +265,16 @@ impl Cgroups {
 
     pub fn path(&self, key: &str) -> Option<&Path> {
         self.paths.get(key).map(PathBuf::as_path)
+    }
+
+    /// A descriptor of the cgroup for clone3's CLONE_INTO_CGROUP: on pure
+    /// cgroup v2 only (a v1 host has one cgroup per hierarchy).
+    pub fn clone_into_fd(&self) -> Option<std::os::fd::OwnedFd> {
+        if !self.unified {
+            return None;
+        }
+        let dir = self.v2_path()?;
+        crate::sys::fs::open(dir, libc::O_PATH | libc::O_DIRECTORY).ok()
     }
 
     /// Moves a process into every hierarchy.

@@ -24,6 +24,9 @@ pub struct Options {
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub systemd_cgroup: bool,
+    /// Running without root privileges (`--rootless`, or not root with auto):
+    /// cgroups are used only where they are delegated.
+    pub rootless: bool,
 }
 
 /// A container in `created` state, still locked by this process.
@@ -67,6 +70,19 @@ impl Drop for Undo<'_> {
         }
         let _ = self.dir.remove();
     }
+}
+
+/// Does the config ask for limits (devices aside, which a rootless
+/// container cannot have anyway)?
+fn limits_requested(r: &crate::config::spec::Resources) -> bool {
+    r.memory.is_some()
+        || r.cpu.is_some()
+        || r.pids.is_some()
+        || r.block_io.is_some()
+        || r.hugepage_limits.as_ref().is_some_and(|h| !h.is_empty())
+        || r.network.is_some()
+        || r.rdma.is_some()
+        || r.unified.as_ref().is_some_and(|u| !u.is_empty())
 }
 
 /// Systemd socket activation: descriptors 3.. handed to us for the container.
@@ -115,7 +131,7 @@ pub(crate) fn create_with(
         log::debug("--systemd-cgroup: using the cgroupfs driver");
     }
     let linux = plan.spec.linux.clone().unwrap_or_default();
-    let cgroups = Cgroups::plan(linux.cgroups_path.as_deref(), &o.id)?;
+    let mut cgroups = Cgroups::plan(linux.cgroups_path.as_deref(), &o.id)?;
     let listen = listen_fds();
     if listen > 0 {
         plan.process.set_env("LISTEN_FDS", &listen.to_string());
@@ -170,10 +186,29 @@ pub(crate) fn create_with(
     // Recorded before anything exists, so `delete --force` finds it all.
     dir.write(&state)?;
     dir.write_file("config.json", &plan.raw)?;
-    undo.cgroups = Some(&cgroups);
-    cgroups.create()?;
     let resources = linux.resources.clone().unwrap_or_default();
-    cgroups.set(&resources, Some(&plan.devices))?;
+    match cgroups.create() {
+        Ok(()) => {}
+        Err(e) if o.rootless && e.is_permission() => {
+            if limits_requested(&resources) {
+                return Err(Error::Usage(format!(
+                    "linux.resources: cgroups are not delegated to this user, so the limits cannot be set ({e})"
+                )));
+            }
+            log::debug(&format!("rootless: no cgroups ({e})"));
+            cgroups = Cgroups::default();
+            state.cgroup_paths.clear();
+            state.own_cgroups = false;
+        }
+        Err(e) => {
+            let _ = cgroups.destroy();
+            return Err(e.into());
+        }
+    }
+    undo.cgroups = Some(&cgroups);
+    if !cgroups.paths.is_empty() {
+        cgroups.set(&resources, Some(&plan.devices))?;
+    }
     let sock = dir.socket_path("start.sock");
     let start = UnixListener::bind(&sock).map_err(io_err(format!(
         "listen on {}",

@@ -5,6 +5,7 @@
 
 pub mod channel;
 pub mod exec;
+pub mod idmap;
 pub mod init;
 pub mod setup;
 pub mod spawn;

@@ -8,7 +8,6 @@ use super::channel::{Channel, ChannelError, ToChild, ToParent};
 use super::init::{self, InitArgs};
 use crate::cgroups::{CgroupError, Cgroups};
 use crate::config::plan::Plan;
-use crate::config::spec::IdMapping;
 use crate::hooks::{self, HookError};
 use crate::namespaces::Kind;
 use crate::sys::process::{self as sysproc, Exit, Forked};
@@ -35,6 +34,8 @@ pub enum SpawnError {
     Channel(#[from] ChannelError),
     #[error("linux.namespaces: {0}")]
     Namespace(String),
+    #[error(transparent)]
+    IdMap(#[from] super::idmap::IdMapError),
 }
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> SpawnError {
@@ -108,25 +109,13 @@ fn open_namespaces(plan: &Plan) -> Result<Vec<(Kind, OwnedFd)>, SpawnError> {
     Ok(out)
 }
 
-fn map_lines(maps: &[IdMapping]) -> String {
-    maps.iter()
-        .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
-        .collect()
-}
-
 /// Writes the uid and gid maps of a process's new user namespace.
 pub fn write_id_maps(pid: libc::pid_t, plan: &Plan) -> Result<(), SpawnError> {
-    for (file, maps) in [
-        ("uid_map", &plan.uid_mappings),
-        ("gid_map", &plan.gid_mappings),
-    ] {
-        let path = format!("/proc/{pid}/{file}");
-        sysproc::write_proc(&path, map_lines(maps).as_bytes()).map_err(io_err(format!(
-            "write {file} of the container (linux.{}Mappings)",
-            &file[..3]
-        )))?;
-    }
-    Ok(())
+    Ok(super::idmap::write(
+        pid,
+        &plan.uid_mappings,
+        &plan.gid_mappings,
+    )?)
 }
 
 fn describe(exit: Option<Exit>) -> String {
@@ -144,7 +133,26 @@ pub fn spawn(r: Request<'_>) -> Result<Spawned, SpawnError> {
     let joined = open_namespaces(plan)?;
     let (parent, child) = Channel::pair().map_err(io_err("create the init channel"))?;
 
-    let first = match sysproc::clone3(entry.clone_flags as u64, None).map_err(io_err("clone3"))? {
+    // On cgroup v2 the child is born in its cgroup (CLONE_INTO_CGROUP):
+    // no window outside its limits, and no write to cgroup.procs.
+    let cgroup_fd = r.cgroups.clone_into_fd();
+    let mut forked = sysproc::clone3(
+        entry.clone_flags as u64,
+        cgroup_fd.as_ref().map(|f| f.as_fd()),
+    );
+    let mut placed = cgroup_fd.is_some();
+    if placed
+        && forked.as_ref().is_err_and(|e| {
+            matches!(
+                e.raw_os_error(),
+                Some(libc::EINVAL | libc::ENOSYS | libc::E2BIG)
+            )
+        })
+    {
+        forked = sysproc::clone3(entry.clone_flags as u64, None);
+        placed = false;
+    }
+    let first = match forked.map_err(io_err("clone3"))? {
         Forked::Child => {
             drop(parent);
             for &fd in r.close_in_child {
@@ -174,7 +182,9 @@ pub fn spawn(r: Request<'_>) -> Result<Spawned, SpawnError> {
     if !entry.two_step && plan.namespaces.is_new(Kind::User) {
         write_id_maps(first, plan)?;
     }
-    r.cgroups.add(first)?;
+    if !placed {
+        r.cgroups.add(first)?;
+    }
     parent
         .send_child(ToChild::Proceed)
         .map_err(io_err("start the init"))?;
