@@ -147,6 +147,7 @@ pub fn run(hook: &Hook, state: &[u8]) -> Result<(), Failure> {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    sysproc::kill_with_parent(&mut cmd);
     let mut child = cmd.spawn().map_err(Failure::Spawn)?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its stdin is fine; the state is small.

@@ -320,3 +320,51 @@ fn an_oom_kill_is_reported() {
     rt.ok(&["kill", &id, "KILL"]);
     assert!(watcher.join().unwrap(), "no oom event");
 }
+
+/// A `create` killed half-way leaves its cgroups recorded: `delete --force`
+/// removes them all (runc and crun leave them behind).
+#[test]
+fn delete_force_cleans_up_after_a_killed_create() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    let marker = b.dir.join("hook-ran");
+    let id = unique("killed");
+    b.config["hooks"] = json!({"createRuntime": [{
+        "path": "/bin/sh",
+        "args": ["sh", "-c", format!("touch {}; exec sleep 100", marker.display())],
+        "env": [format!("VEIL_TEST_HOOK={id}")]
+    }]});
+    b.config["linux"]["resources"] = json!({"pids": {"limit": 50}});
+    b.args(&["true"]);
+    b.write();
+    let out = b.dir.join("create.out");
+    let mut create = rt
+        .cmd()
+        .args(["create", "--bundle", path_str(&b.dir), &id])
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(b.dir.join("create.err")).unwrap())
+        .spawn()
+        .unwrap();
+    eventually("create to reach its hook", || marker.exists());
+    assert!(
+        !cgroup_dirs(&id).is_empty(),
+        "the cgroups exist while creating"
+    );
+    create.kill().unwrap();
+    let _ = create.wait();
+    // The hook dies with the runtime (it is killed with its parent).
+    // The hook dies with the runtime that ran it.
+    let tag = format!("VEIL_TEST_HOOK={id}");
+    eventually("the hook to die with create", || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(Result::ok)
+            .all(|e| {
+                !std::fs::read(e.path().join("environ"))
+                    .is_ok_and(|env| String::from_utf8_lossy(&env).contains(&tag))
+            })
+    });
+    assert_eq!(rt.status(&id), "creating");
+    rt.ok(&["delete", "--force", &id]);
+    assert_gone(&rt, &id, None);
+}

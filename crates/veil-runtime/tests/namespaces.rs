@@ -326,3 +326,53 @@ fn joining_a_mount_namespace_by_path() {
         "the image's /etc/passwd"
     );
 }
+
+fn userns_bundle() -> Bundle {
+    let mut b = Bundle::new();
+    b.with_ns("user", None);
+    let maps = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["uidMappings"] = maps.clone();
+    b.config["linux"]["gidMappings"] = maps;
+    b
+}
+
+/// Id-mapped mounts: a volume owned by root on disk is root's inside a
+/// container whose root is uid 100000 on the host, and what the container
+/// writes there is owned by root on disk.
+#[test]
+fn idmapped_mounts() {
+    let rt = Runtime::new();
+    let mut b = userns_bundle();
+    let vol = b.dir.join("volume");
+    std::fs::create_dir_all(&vol).unwrap();
+    std::fs::write(vol.join("owned-by-root"), "x").unwrap();
+    // The image is owned by the host's root, unmapped inside: the mount
+    // points must exist already.
+    for d in ["plain", "mapped", "own"] {
+        std::fs::create_dir_all(b.rootfs().join(d)).unwrap();
+    }
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.push(json!({"destination": "/plain", "type": "bind", "source": path_str(&vol), "options": ["bind"]}));
+    mounts.push(json!({"destination": "/mapped", "type": "bind", "source": path_str(&vol), "options": ["bind", "idmap"]}));
+    mounts.push(json!({"destination": "/own", "type": "bind", "source": path_str(&vol), "options": ["rbind", "ridmap"],
+        "uidMappings": [{"containerID": 0, "hostID": 101000, "size": 1}],
+        "gidMappings": [{"containerID": 0, "hostID": 101000, "size": 1}]}));
+    b.sh("stat -c %u /plain/owned-by-root; stat -c %u /mapped/owned-by-root; stat -c %u /own/owned-by-root; touch /mapped/made-inside");
+    let out = rt.run_ok(&b);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "65534", "a plain bind shows the unmapped owner");
+    assert_eq!(lines[1], "0", "idmap with the container's mapping");
+    assert_eq!(
+        lines[2], "1000",
+        "a mount's own mapping: on-disk 0 is 101000, the container's 1000"
+    );
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(vol.join("made-inside")).unwrap().uid(), 0);
+    // idmap needs a bind, and mappings to use.
+    let mut bad = Bundle::new();
+    bad.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/x", "type": "bind", "source": "/tmp", "options": ["bind", "idmap"]}));
+    bad.args(&["true"]);
+    bad.write();
+    let err = rt.fails(&["create", "--bundle", path_str(&bad.dir), &unique("idmap")]);
+    assert!(err.contains("mounts[") && err.contains("idmap"), "{err}");
+}

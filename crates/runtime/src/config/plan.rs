@@ -72,6 +72,16 @@ pub struct MountPlan {
     /// Host path for binds (absolute), or the device name shown in mountinfo.
     pub source: Option<String>,
     pub options: Parsed,
+    /// An id-mapped bind (`uidMappings`/`gidMappings`, `idmap`, `ridmap`).
+    pub idmap: Option<IdmapPlan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdmapPlan {
+    pub uid_mappings: Vec<IdMapping>,
+    pub gid_mappings: Vec<IdMapping>,
+    /// `ridmap`: every mount of the tree, not only the top one.
+    pub recursive: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

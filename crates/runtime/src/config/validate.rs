@@ -1,6 +1,6 @@
 //! Spec → Plan: every check that can be made before anything is created.
 
-use super::plan::{DevicePlan, HookPlan, MountKind, MountPlan, Plan};
+use super::plan::{DevicePlan, HookPlan, IdmapPlan, MountKind, MountPlan, Plan};
 use super::spec::{IdMapping, Spec};
 use super::{process, Invalid};
 use crate::namespaces::{self, Kind};
@@ -100,7 +100,7 @@ pub(super) fn plan(spec: Spec, raw: Vec<u8>, bundle: &Path) -> Result<Plan, Inva
 
     let mut mounts = Vec::new();
     for (i, m) in spec.mounts.iter().flatten().enumerate() {
-        mounts.push(mount_plan(i, m, &bundle)?);
+        mounts.push(mount_plan(i, m, &bundle, (&uid_mappings, &gid_mappings))?);
     }
     let dev_is_tmpfs = mounts.iter().any(|m| {
         m.destination == Path::new("/dev") && matches!(&m.kind, MountKind::Fs(t) if t == "tmpfs")
@@ -291,7 +291,49 @@ fn container_path(p: &str) -> PathBuf {
     out
 }
 
-fn mount_plan(i: usize, m: &super::spec::Mount, bundle: &Path) -> Result<MountPlan, Invalid> {
+/// The id mapping of an id-mapped mount: its own `uidMappings` and
+/// `gidMappings`, or with just `idmap`/`ridmap`, the container's.
+fn mount_idmap(
+    field: &str,
+    m: &super::spec::Mount,
+    opts: &options::Parsed,
+    container: (&[IdMapping], &[IdMapping]),
+) -> Result<Option<IdmapPlan>, Invalid> {
+    let (uids, gids) = (m.uid_mappings.clone(), m.gid_mappings.clone());
+    if uids.is_none() && gids.is_none() && opts.idmap.is_none() {
+        return Ok(None);
+    }
+    let (uids, gids) = match (uids, gids) {
+        (Some(u), Some(g)) => (u, g),
+        (None, None) => (container.0.to_vec(), container.1.to_vec()),
+        _ => {
+            return Err(Invalid::new(
+                format!("{field}.uidMappings"),
+                "an id-mapped mount needs both uidMappings and gidMappings",
+            ))
+        }
+    };
+    if uids.is_empty() || gids.is_empty() {
+        return Err(Invalid::new(
+            format!("{field}.options"),
+            "idmap without mappings of its own needs the container's linux.uidMappings and gidMappings",
+        ));
+    }
+    check_mappings(&format!("{field}.uidMappings"), &uids)?;
+    check_mappings(&format!("{field}.gidMappings"), &gids)?;
+    Ok(Some(IdmapPlan {
+        uid_mappings: uids,
+        gid_mappings: gids,
+        recursive: opts.idmap == Some(true),
+    }))
+}
+
+fn mount_plan(
+    i: usize,
+    m: &super::spec::Mount,
+    bundle: &Path,
+    container_maps: (&[IdMapping], &[IdMapping]),
+) -> Result<MountPlan, Invalid> {
     let field = format!("mounts[{i}]");
     if m.destination.is_empty() {
         return Err(Invalid::new(
@@ -299,19 +341,8 @@ fn mount_plan(i: usize, m: &super::spec::Mount, bundle: &Path) -> Result<MountPl
             "must not be empty",
         ));
     }
-    if m.uid_mappings.is_some() || m.gid_mappings.is_some() {
-        return Err(Invalid::new(
-            format!("{field}.uidMappings"),
-            "id-mapped mounts are not supported by veil-runtime yet",
-        ));
-    }
     let opts = options::parse(m.options.as_deref().unwrap_or_default());
-    if opts.idmap.is_some() {
-        return Err(Invalid::new(
-            format!("{field}.options"),
-            "idmap/ridmap mounts are not supported by veil-runtime yet",
-        ));
-    }
+    let idmap = mount_idmap(&field, m, &opts, container_maps)?;
     let fstype = m.kind.as_deref().unwrap_or("");
     let kind = if fstype == "bind" || opts.bind.is_some() {
         MountKind::Bind {
@@ -346,11 +377,18 @@ fn mount_plan(i: usize, m: &super::spec::Mount, bundle: &Path) -> Result<MountPl
         }
         (_, s) => s.filter(|s| !s.is_empty()).map(str::to_string),
     };
+    if idmap.is_some() && !matches!(kind, MountKind::Bind { .. }) {
+        return Err(Invalid::new(
+            format!("{field}.options"),
+            "only bind mounts can be id-mapped",
+        ));
+    }
     Ok(MountPlan {
         destination: container_path(&m.destination),
         kind,
         source,
         options: opts,
+        idmap,
     })
 }
 

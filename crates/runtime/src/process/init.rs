@@ -37,6 +37,8 @@ pub struct InitArgs<'a> {
     pub sigmask: SigSet,
     /// The exec stub (see `security::exec_stub`).
     pub stub: Option<&'a OwnedFd>,
+    /// Mounts the runtime built before the clone (id-mapped binds), by index.
+    pub prepared_mounts: &'a [Option<OwnedFd>],
 }
 
 /// Runs the init; never returns.
@@ -163,7 +165,7 @@ fn steps(a: InitArgs<'_>) -> Result<Infallible, InitError> {
         cgroups: a.cgroups,
         cgroupns: plan.namespaces.is_private(Kind::Cgroup),
     };
-    let root = rootfs::prepare(plan, &ctx, entry)?;
+    let root = rootfs::prepare(plan, &ctx, entry, a.prepared_mounts)?;
     let mut slave = None;
     if plan.process.terminal {
         let pty =

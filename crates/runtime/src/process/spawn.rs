@@ -36,6 +36,8 @@ pub enum SpawnError {
     Namespace(String),
     #[error(transparent)]
     IdMap(#[from] super::idmap::IdMapError),
+    #[error(transparent)]
+    Rootfs(#[from] crate::rootfs::RootfsError),
 }
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> SpawnError {
@@ -131,6 +133,7 @@ pub fn spawn(r: Request<'_>) -> Result<Spawned, SpawnError> {
     let plan = r.plan;
     let entry = plan.namespaces.entry(!plan.time_offsets.is_empty());
     let joined = open_namespaces(plan)?;
+    let prepared_mounts = crate::rootfs::idmap::prepare(plan)?;
     let (parent, child) = Channel::pair().map_err(io_err("create the init channel"))?;
 
     // On cgroup v2 the child is born in its cgroup (CLONE_INTO_CGROUP):
@@ -170,6 +173,7 @@ pub fn spawn(r: Request<'_>) -> Result<Spawned, SpawnError> {
                 preserve_fds: r.preserve_fds,
                 sigmask: r.sigmask,
                 stub: r.stub,
+                prepared_mounts: &prepared_mounts,
             })
         }
         Forked::Parent(pid) => pid,

@@ -14,6 +14,7 @@
 pub mod cgroupfs;
 mod copy;
 pub mod devices;
+pub mod idmap;
 pub mod mounts;
 pub mod options;
 pub mod paths;
@@ -60,6 +61,7 @@ pub fn prepare(
     plan: &Plan,
     cgroups: &cgroupfs::Context<'_>,
     entry: Entry,
+    prepared: &[Option<std::os::fd::OwnedFd>],
 ) -> Result<Root, RootfsError> {
     if entry != Entry::Chroot {
         sm::remount(Path::new("/"), libc::MS_SLAVE | libc::MS_REC)
@@ -82,8 +84,9 @@ pub fn prepare(
         source,
     })?;
     let userns = plan.user_namespace();
-    for m in &plan.mounts {
-        mounts::mount(&root, m, userns, cgroups)?;
+    for (i, m) in plan.mounts.iter().enumerate() {
+        let tree = prepared.get(i).and_then(Option::as_ref);
+        mounts::mount(&root, m, userns, cgroups, tree)?;
     }
     for d in &plan.devices {
         devices::create(&root, d, userns)?;

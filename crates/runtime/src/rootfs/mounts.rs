@@ -84,6 +84,7 @@ pub fn mount(
     m: &MountPlan,
     userns: bool,
     cgroups: &super::cgroupfs::Context<'_>,
+    prepared: Option<&OwnedFd>,
 ) -> Result<(), RootfsError> {
     let dest = m.destination.display();
     match &m.kind {
@@ -94,8 +95,15 @@ pub fn mount(
             let target = root
                 .mount_target(&m.destination, is_dir, 0)
                 .map_err(err(what()))?;
-            let tree = bind_tree(Path::new(source), *recursive).map_err(err(what()))?;
-            set_attrs(tree.as_fd(), &m.options).map_err(err(what()))?;
+            let tree = match prepared {
+                // Built (id-mapped) by the runtime before the clone.
+                Some(t) => t.try_clone().map_err(err(what()))?,
+                None => {
+                    let t = bind_tree(Path::new(source), *recursive).map_err(err(what()))?;
+                    set_attrs(t.as_fd(), &m.options).map_err(err(what()))?;
+                    t
+                }
+            };
             sm::move_mount_fd(tree.as_fd(), target.as_fd()).map_err(err(what()))?;
             set_propagation(tree.as_fd(), &m.options).map_err(err(what()))
         }
