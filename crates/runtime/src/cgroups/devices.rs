@@ -6,7 +6,6 @@
 //! write to devices.allow or devices.deny.
 
 use super::{write, CgroupError};
-use crate::config::plan::DevicePlan;
 use crate::config::spec::DeviceRule;
 use std::path::Path;
 
@@ -74,8 +73,11 @@ fn number(field: &str, v: Option<i64>) -> Result<Option<u32>, CgroupError> {
     }
 }
 
-/// The full, ordered rule list for a container.
-pub fn rules(spec: &[DeviceRule], nodes: &[DevicePlan]) -> Result<Vec<Rule>, CgroupError> {
+/// The full, ordered rule list for a container: its
+/// `linux.resources.devices`, then the default devices. As in runc, a node of
+/// `linux.devices` is created but gets no rule of its own: access is what
+/// the rules say (containerd, Docker and device plugins add the rule).
+pub fn rules(spec: &[DeviceRule]) -> Result<Vec<Rule>, CgroupError> {
     let mut out = Vec::new();
     for (i, r) in spec.iter().enumerate() {
         let field = format!("devices[{i}]");
@@ -103,20 +105,6 @@ pub fn rules(spec: &[DeviceRule], nodes: &[DevicePlan]) -> Result<Vec<Rule>, Cgr
             major: number(&format!("{field}.major"), r.major)?,
             minor: number(&format!("{field}.minor"), r.minor)?,
             access,
-        });
-    }
-    for d in nodes {
-        let kind = match d.file_type {
-            libc::S_IFCHR => 'c',
-            libc::S_IFBLK => 'b',
-            _ => continue,
-        };
-        out.push(Rule {
-            allow: true,
-            kind,
-            major: Some(d.major),
-            minor: Some(d.minor),
-            access: "rwm".into(),
         });
     }
     for (kind, major, minor, access) in DEFAULT_RULES {
@@ -273,7 +261,12 @@ pub fn apply_v2(dir: &Path, rules: &[Rule]) -> Result<(), CgroupError> {
         path: dir.to_path_buf(),
         source,
     };
-    let prog = bpf::load_device_program(&program(&effective(rules))).map_err(err)?;
+    let prog = bpf::load_device_program(&program(&effective(rules))).map_err(|source| {
+        CgroupError::Io {
+            path: "linux.resources.devices".into(),
+            source,
+        }
+    })?;
     let cg = crate::sys::fs::open(dir, libc::O_RDONLY | libc::O_DIRECTORY).map_err(err)?;
     let old = bpf::attached_device_programs(cg.as_fd()).unwrap_or_default();
     bpf::attach_device_program(cg.as_fd(), prog.as_fd()).map_err(err)?;
@@ -303,7 +296,7 @@ mod tests {
                 access: Some("rwm".into()),
             },
         ];
-        let r = rules(&spec, &[]).unwrap();
+        let r = rules(&spec).unwrap();
         assert_eq!(r[0].line(), "a");
         assert!(!r[0].allow);
         assert_eq!(r[1].line(), "c 10:229 rwm");
@@ -346,6 +339,6 @@ mod tests {
             access: Some("rx".into()),
             ..Default::default()
         }];
-        assert!(rules(&spec, &[]).is_err());
+        assert!(rules(&spec).is_err());
     }
 }

@@ -16,7 +16,6 @@ mod v2;
 
 pub use devices::DEFAULT_RULES;
 
-use crate::config::plan::DevicePlan;
 use crate::config::spec::Resources;
 use std::collections::BTreeMap;
 use std::io;
@@ -288,20 +287,19 @@ impl Cgroups {
     }
 
     /// Applies `linux.resources`. The device rules are (re)written only
-    /// with `nodes` (the container's `linux.devices`): at create, and by an
-    /// update that changes them.
-    pub fn set(&self, r: &Resources, nodes: Option<&[DevicePlan]>) -> Result<(), CgroupError> {
+    /// with `devices`: at create, and by an update that changes them.
+    pub fn set(&self, r: &Resources, devices: bool) -> Result<(), CgroupError> {
         if self.unified {
             if let Some(p) = self.v2_path() {
                 v2::set(p, r)?;
-                if let Some(nodes) = nodes {
+                if devices {
                     let spec = r.devices.clone().unwrap_or_default();
-                    devices::apply_v2(p, &devices::rules(&spec, nodes)?)?;
+                    devices::apply_v2(p, &devices::rules(&spec)?)?;
                 }
             }
             return Ok(());
         }
-        v1::set(self, r, nodes)?;
+        v1::set(self, r, devices)?;
         // Hybrid: controllers that live on the v2 mount (hugetlb here).
         if let Some(p) = self.v2_path() {
             v2::set_hybrid(p, r)?;

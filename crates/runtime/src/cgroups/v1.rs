@@ -1,7 +1,6 @@
 //! cgroup v1: one hierarchy per controller.
 
 use super::{devices, io_err, write, CgroupError, Cgroups};
-use crate::config::plan::DevicePlan;
 use crate::config::spec::Resources;
 use std::path::Path;
 
@@ -117,15 +116,11 @@ fn warn_missing(cg: &Cgroups, r: &Resources) {
     }
 }
 
-pub(super) fn set(
-    cg: &Cgroups,
-    r: &Resources,
-    nodes: Option<&[DevicePlan]>,
-) -> Result<(), CgroupError> {
+pub(super) fn set(cg: &Cgroups, r: &Resources, devices: bool) -> Result<(), CgroupError> {
     warn_missing(cg, r);
-    if let (Some(dir), Some(nodes)) = (cg.controller_path("devices"), nodes) {
+    if let (Some(dir), true) = (cg.controller_path("devices"), devices) {
         let spec = r.devices.clone().unwrap_or_default();
-        devices::apply_v1(dir, &devices::rules(&spec, nodes)?)?;
+        devices::apply_v1(dir, &devices::rules(&spec)?)?;
     }
     if let (Some(m), Some(dir)) = (&r.memory, cg.controller_path("memory")) {
         set_memory_limits(dir, m.limit, m.swap)?;

@@ -207,7 +207,7 @@ pub(crate) fn create_with(
     }
     undo.cgroups = Some(&cgroups);
     if !cgroups.paths.is_empty() {
-        cgroups.set(&resources, Some(&plan.devices))?;
+        cgroups.set(&resources, true)?;
     }
     let sock = dir.socket_path("start.sock");
     let start = UnixListener::bind(&sock).map_err(io_err(format!(

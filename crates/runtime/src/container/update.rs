@@ -5,8 +5,8 @@
 
 use super::{io_err, Error};
 use crate::cgroups::{self, Cgroups};
+use crate::config;
 use crate::config::spec::{Resources, Spec};
-use crate::config::{self, plan::DevicePlan};
 use crate::state::{Dir, Root, Status};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -162,8 +162,7 @@ pub fn update(root: &Root, id: &str, o: &UpdateOptions) -> Result<(), Error> {
             }
         }
     }
-    let nodes: Option<Vec<DevicePlan>> = patch.devices.as_ref().map(|_| Vec::new());
-    cg.set(&patch, nodes.as_deref())?;
+    cg.set(&patch, patch.devices.is_some())?;
     linux.resources = Some(merged);
     let bytes = serde_json::to_vec(&spec).map_err(|e| Error::Usage(e.to_string()))?;
     dir.write_file_atomic("config.json", &bytes)?;

@@ -87,10 +87,34 @@ fn bpf<T>(cmd: libc::c_int, attr: &mut T) -> io::Result<libc::c_long> {
     })
 }
 
-/// Loads a `BPF_PROG_TYPE_CGROUP_DEVICE` program; the verifier's log is in
-/// the error on failure.
+/// Loads a `BPF_PROG_TYPE_CGROUP_DEVICE` program. It is loaded without a
+/// verifier log (a full log buffer alone makes the load fail with ENOSPC);
+/// only when the load fails is it loaded again with a large log, whose
+/// text goes into the error.
 pub fn load_device_program(insns: &[Insn]) -> io::Result<OwnedFd> {
-    let mut log = vec![0u8; 4096];
+    match prog_load(insns, &mut []) {
+        Ok(fd) => Ok(fd),
+        Err(e) => {
+            let mut log = vec![0u8; 1 << 20];
+            let _ = prog_load(insns, &mut log);
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            let msg = String::from_utf8_lossy(&log[..end]);
+            let tail: String = msg
+                .trim()
+                .lines()
+                .rev()
+                .take(5)
+                .collect::<Vec<_>>()
+                .join(" | ");
+            Err(io::Error::new(
+                e.kind(),
+                format!("the kernel rejected the device program: {e}: {tail}"),
+            ))
+        }
+    }
+}
+
+fn prog_load(insns: &[Insn], log: &mut [u8]) -> io::Result<OwnedFd> {
     let mut name = [0u8; 16];
     name[..4].copy_from_slice(b"veil");
     let mut attr = ProgLoad {
@@ -98,21 +122,19 @@ pub fn load_device_program(insns: &[Insn]) -> io::Result<OwnedFd> {
         insn_cnt: insns.len() as u32,
         insns: insns.as_ptr() as u64,
         license: c"Apache".as_ptr() as u64,
-        log_level: 1,
+        log_level: u32::from(!log.is_empty()),
         log_size: log.len() as u32,
-        log_buf: log.as_mut_ptr() as u64,
+        log_buf: if log.is_empty() {
+            0
+        } else {
+            log.as_mut_ptr() as u64
+        },
         prog_name: name,
         ..ProgLoad::default()
     };
-    match bpf(BPF_PROG_LOAD, &mut attr) {
-        // SAFETY: the kernel returned a new descriptor that nothing else owns.
-        Ok(fd) => Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
-        Err(e) => {
-            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
-            let msg = String::from_utf8_lossy(&log[..end]);
-            Err(io::Error::new(e.kind(), format!("{e}: {}", msg.trim())))
-        }
-    }
+    let fd = bpf(BPF_PROG_LOAD, &mut attr)?;
+    // SAFETY: the kernel returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// Attaches a device program to a cgroup (alongside others).

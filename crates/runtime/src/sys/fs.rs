@@ -358,3 +358,21 @@ pub fn seal_all(fd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: F_ADD_SEALS only changes the seals of the file.
     cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) }).map(drop)
 }
+
+/// fsetxattr(2) on the file `fd` refers to (an O_PATH descriptor is
+/// reopened through /proc/self/fd, as the kernel requires).
+pub fn set_xattr(fd: BorrowedFd<'_>, name: &str, value: &[u8]) -> io::Result<()> {
+    let path = cstr(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
+    let name = cstr(name)?;
+    // SAFETY: path and name are NUL-terminated; value is valid for its length.
+    cvt(unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    })
+    .map(drop)
+}

@@ -206,6 +206,11 @@ impl Arch {
     }
 }
 
+/// Every syscall name of an architecture.
+pub fn names(arch: Arch) -> impl Iterator<Item = &'static str> {
+    arch.table().iter().map(|(n, _)| *n)
+}
+
 /// Looks a syscall up in an arch's table.
 pub fn number(arch: Arch, name: &str) -> Option<u32> {
     let t = arch.table();
