@@ -12,6 +12,7 @@ pub mod cgroups;
 pub mod config;
 pub mod console;
 pub mod container;
+pub mod dbus;
 pub mod hooks;
 pub mod log;
 pub mod namespaces;

@@ -23,6 +23,7 @@ pub fn for_run(e: &Engine, name: &str) -> Result<ImageRecord, Failure> {
 
 pub fn pull(e: &Engine, name: &str, insecure: bool, quiet: bool) -> Result<ImageRecord, Failure> {
     let reference = Reference::parse(name)?;
+    e.store.gc_tmp();
     let before = e.store.find(&reference.name_tag())?.map(|i| i.id);
     let mut opts = registry::PullOptions::for_reference(&reference, !quiet);
     opts.insecure |= insecure;
@@ -45,6 +46,7 @@ pub fn pull(e: &Engine, name: &str, insecure: bool, quiet: bool) -> Result<Image
 }
 
 pub fn load(e: &Engine, input: Option<&str>, quiet: bool) -> Outcome {
+    e.store.gc_tmp();
     let loaded = match input {
         Some(p) if p != "-" => {
             let f = std::fs::File::open(p).map_err(|err| fail(format!("{p}: {err}")))?;
@@ -74,6 +76,7 @@ pub fn load(e: &Engine, input: Option<&str>, quiet: bool) -> Outcome {
 }
 
 pub fn import(e: &Engine, file: &str, name: &str) -> Outcome {
+    e.store.gc_tmp();
     let img = if file == "-" {
         archive::import(&e.store, std::io::stdin().lock(), name)
     } else {

@@ -11,6 +11,7 @@
 
 mod devices;
 pub mod stats;
+pub mod systemd;
 mod v1;
 mod v2;
 
@@ -30,6 +31,8 @@ pub enum CgroupError {
     Invalid { field: String, message: String },
     #[error("cgroupsPath {0:?}: {1}")]
     Path(String, String),
+    #[error("--systemd-cgroup: {0}")]
+    Systemd(String),
 }
 
 impl CgroupError {

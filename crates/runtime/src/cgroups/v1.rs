@@ -200,21 +200,24 @@ pub(super) fn set(cg: &Cgroups, r: &Resources, devices: bool) -> Result<(), Cgro
                 ),
             ))
         };
-        if let Some(w) = b.weight {
+        // A weight of 0 means "not set", as in runc: Docker sends
+        // `blockIO.weight: 0` for every container, and the kernel refuses
+        // 0 (ERANGE).
+        if let Some(w) = b.weight.filter(|w| *w != 0) {
             write(dir, &weight_file("weight")?, &w.to_string())?;
         }
-        if let Some(w) = b.leaf_weight {
+        if let Some(w) = b.leaf_weight.filter(|w| *w != 0) {
             write(dir, &weight_file("leaf_weight")?, &w.to_string())?;
         }
         for d in b.weight_device.iter().flatten() {
-            if let Some(w) = d.weight {
+            if let Some(w) = d.weight.filter(|w| *w != 0) {
                 write(
                     dir,
                     &weight_file("weight_device")?,
                     &format!("{}:{} {w}", d.major, d.minor),
                 )?;
             }
-            if let Some(w) = d.leaf_weight {
+            if let Some(w) = d.leaf_weight.filter(|w| *w != 0) {
                 write(
                     dir,
                     &weight_file("leaf_weight_device")?,

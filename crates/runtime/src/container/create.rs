@@ -3,7 +3,7 @@
 //! all of it: no state directory, cgroup, mount or process is left.
 
 use super::{io_err, write_pid_file, Error};
-use crate::cgroups::Cgroups;
+use crate::cgroups::{systemd, Cgroups};
 use crate::config::{self, plan::Plan};
 use crate::process::spawn::{self, Request};
 use crate::security::{exec_stub, seccomp};
@@ -127,11 +127,19 @@ pub(crate) fn create_with(
     state::check_id(&o.id)?;
     let mut plan = config::load(&o.bundle)?;
     check_terminal(&plan, o, relay)?;
-    if o.systemd_cgroup {
-        log::debug("--systemd-cgroup: using the cgroupfs driver");
-    }
     let linux = plan.spec.linux.clone().unwrap_or_default();
-    let mut cgroups = Cgroups::plan(linux.cgroups_path.as_deref(), &o.id)?;
+    // With --systemd-cgroup the directories are the scope unit's.
+    let unit = if o.systemd_cgroup && !o.rootless {
+        Some(systemd::parse(linux.cgroups_path.as_deref(), &o.id)?)
+    } else {
+        None
+    };
+    let unit_path = unit.as_ref().map(|u| u.cgroup_path()).transpose()?;
+    let mut systemd_conn = unit.as_ref().map(|_| systemd::connect()).transpose()?;
+    let mut cgroups = Cgroups::plan(
+        unit_path.as_deref().or(linux.cgroups_path.as_deref()),
+        &o.id,
+    )?;
     let listen = listen_fds();
     if listen > 0 {
         plan.process.set_env("LISTEN_FDS", &listen.to_string());
@@ -231,6 +239,9 @@ pub(crate) fn create_with(
         stub: stub.as_ref(),
     })?;
     undo.init = Some(spawned.pid);
+    if let (Some(u), Some(conn)) = (&unit, systemd_conn.as_mut()) {
+        systemd::start(conn, u, spawned.pid, &resources, cgroups.unified, &o.id)?;
+    }
 
     state.pid = spawned.pid;
     state.pid_start = state::proc_stat(spawned.pid).map_or(0, |s| s.start_time);

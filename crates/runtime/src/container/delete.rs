@@ -80,7 +80,13 @@ pub(crate) fn destroy(dir: &Dir, st: &State) -> Result<(), Error> {
         }
     }
     if st.own_cgroups {
-        Cgroups::from_paths(st.cgroup_paths.clone()).destroy()?;
+        let cg = Cgroups::from_paths(st.cgroup_paths.clone());
+        if st.systemd_cgroup {
+            if let Some(unit) = crate::cgroups::systemd::unit_of(&cg) {
+                crate::cgroups::systemd::stop(&unit);
+            }
+        }
+        cg.destroy()?;
     }
     if !st.poststop.is_empty() {
         let state = hooks::state_json(&st.id, "stopped", None, &st.bundle, &st.annotations);

@@ -83,10 +83,13 @@ fn steps(a: InitArgs<'_>) -> Result<Infallible, InitError> {
     // Die with the runtime until `create` is done; keep the runtime's
     // memory and /proc/self/exe out of reach of the container.
     sysproc::set_pdeathsig(libc::SIGKILL).map_err(io("set the parent death signal"))?;
-    sysproc::set_dumpable(false).map_err(io("make the init non-dumpable"))?;
     signal::set_mask(&a.sigmask).map_err(io("restore the signal mask"))?;
     signal::set_default(libc::SIGPIPE).map_err(io("reset SIGPIPE"))?;
+    // Until Proceed the parent writes our id maps: an unprivileged parent
+    // may only while we are dumpable (/proc/PID/uid_map is root's otherwise).
+    // Nothing of the container can reach us before we join its namespaces.
     a.channel.expect_child(ToChild::Proceed)?;
+    sysproc::set_dumpable(false).map_err(io("make the init non-dumpable"))?;
 
     for (kind, fd) in &a.joined {
         let path = plan.namespaces.get(*kind).and_then(|n| n.path.as_ref());
@@ -101,10 +104,14 @@ fn steps(a: InitArgs<'_>) -> Result<Infallible, InitError> {
             sysproc::unshare(a.entry.unshare_flags).map_err(io("create namespaces"))?;
         }
         if a.entry.unshare_flags & libc::CLONE_NEWUSER != 0 {
+            // Dumpable for the parent's map writes, as above: no other
+            // process is in this brand-new user namespace to reach us.
+            sysproc::set_dumpable(true).map_err(io("make the init dumpable"))?;
             a.channel
                 .send_parent(ToParent::MapIds)
                 .map_err(io("channel"))?;
             a.channel.expect_child(ToChild::Proceed)?;
+            sysproc::set_dumpable(false).map_err(io("make the init non-dumpable"))?;
         }
         match sysproc::clone3(libc::CLONE_PARENT as u64, None).map_err(io("clone the init"))? {
             sysproc::Forked::Parent(pid) => {
