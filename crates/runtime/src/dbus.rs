@@ -47,9 +47,8 @@ struct Buf(Vec<u8>);
 
 impl Buf {
     fn pad(&mut self, to: usize) {
-        while self.0.len() % to != 0 {
-            self.0.push(0);
-        }
+        let len = align(self.0.len(), to);
+        self.0.resize(len, 0);
     }
     fn u32(&mut self, v: u32) {
         self.pad(4);
