@@ -22,6 +22,11 @@ cargo test --quiet
 step "OCI runtime-tools validation suite"
 tests/conformance/run.sh target/release/veil-runtime
 
+step "engines: containerd (ctr, CRI), podman, docker"
+# veil-runtime driven by the real engines (each private, checked for
+# leftovers); the first run builds the CRI client (about 1-2 min).
+tests/engines/run.sh target/release/veil-runtime
+
 step "host left clean"
 leftovers=$(grep -c 'veil-test' /proc/self/mountinfo || true)
 [ "$leftovers" = 0 ] || { echo "mounts left behind: $leftovers" >&2; exit 1; }

@@ -4,6 +4,7 @@
 # cgroup-v1 private mount namespace and the leak checks. Everything is
 # written under /tmp; nothing here touches the project's files.
 
+export LC_ALL=C # sort order, number formats, $EPOCHREALTIME with a dot
 VB_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VB_BENCH=$(dirname "$VB_LIB")
 VB_PROJECT=$(dirname "$VB_BENCH")
@@ -73,10 +74,55 @@ vb_parse_runtimes() {
 vb_build_tools() {
     local d=$1 t
     mkdir -p "$d"
-    for t in subreaper pidfd-wait syscost; do
+    for t in subreaper pidfd-wait syscost rusage cgmove; do
         gcc -O2 -static -Wall -o "$d/$t" "$VB_BENCH/tools/$t.c" ||
             vb_die "could not build tools/$t.c (gcc, libc6-dev)"
     done
+}
+
+# vb_spec_bin [RUNTIME]: the binary whose `spec` writes the bundle's config:
+# RUNTIME (a name from VB_NAMES or a command), else runc's (the config most
+# tools start from, and one that every runtime here accepts: crun 1.8
+# refuses ociVersion 1.3.0), else the first runtime's.
+vb_spec_bin() {
+    local want=${1:-} i
+    if [ -n "$want" ]; then
+        for i in "${!VB_NAMES[@]}"; do
+            [ "${VB_NAMES[$i]}" = "$want" ] && { echo "${VB_BINS[$i]}"; return 0; }
+        done
+        command -v "$want" || vb_die "-s $want: no such runtime"
+        return 0
+    fi
+    command -v runc || echo "${VB_BINS[0]}"
+}
+
+# vb_prepare_work SPEC_BIN: sets WORK, a new scratch dir under /tmp with the
+# static tools ($WORK/tools) and the bundle ($WORK/bundle). The caller
+# removes it.
+vb_prepare_work() {
+    WORK=$(mktemp -d /tmp/veil-bench-work.XXXXXX)
+    chmod 0755 "$WORK" # the user-namespace root (uid 100000) walks through it
+    vb_log "building tools and bundle in $WORK (config from \`$1 spec\`)"
+    vb_build_tools "$WORK/tools"
+    vb_build_bundle "$WORK/bundle" "$1" "$WORK/tools"
+}
+
+# vb_launch SCRIPT ARG...: runs `bash SCRIPT ARG...` with VB_STAGE=measure
+# under $WORK/tools/subreaper — and, when BENCH_PURE_V1=1, in a private
+# mount namespace (the script then calls vb_pure_v1_setup). Returns its
+# status, or 1 if the host's own cgroup mounts changed meanwhile.
+vb_launch() {
+    local before rc=0 cmd
+    before=$(vb_cgroup_mounts_of 1)
+    cmd=("$WORK/tools/subreaper" bash "$@")
+    [ "${BENCH_PURE_V1:-0}" = 1 ] && cmd=(unshare -m --propagation private "${cmd[@]}")
+    VB_STAGE=measure VB_WORK=$WORK "${cmd[@]}" || rc=$?
+    if [ "$(vb_cgroup_mounts_of 1)" != "$before" ]; then
+        vb_log "WARNING: the host's cgroup mounts changed while the benchmark ran:"
+        diff <(echo "$before") <(vb_cgroup_mounts_of 1) >&2 || true
+        rc=1
+    fi
+    return $rc
 }
 
 # ---- pure cgroup v1 -----------------------------------------------------------
@@ -151,19 +197,22 @@ vb_pure_v1_setup() {
 # system-wide file handles.
 vb_snapshot() {
     local f=$1
+    awk '{ for (i = 7; i <= NF; i++) if ($i == "-") break; print $5, $(i+1), $(i+2) }' \
+        /proc/self/mountinfo | sort >"$f.mounts"
     {
         echo "mounts $(wc -l </proc/self/mountinfo)"
-        echo "fds $(ls /proc/$$/fd | wc -l)"
+        echo "fds $(ls /proc/$$/fd | awk '$1 < 10' | wc -l)" # bash keeps its own saved fds at 10 and up
         echo "file-nr $(awk '{print $1}' /proc/sys/fs/file-nr)"
         echo "zombies $(ps -eo stat= | grep -c '^Z')"
         echo "netns $(ls -d /proc/[0-9]*/ns/net 2>/dev/null | xargs -r readlink 2>/dev/null | sort -u | wc -l)"
     } >"$f"
 }
 
-# vb_leak_check PREFIX WORK BEFORE_SNAPSHOT ROOT... : prints one line per
+# vb_leak_check PREFIX STATE BEFORE_SNAPSHOT ROOT... : prints one line per
 # finding ("ok ..." or "LEAK ..."); returns 1 if anything leaked.
 #   PREFIX   container ids all start with it (cgroups are found by it)
-#   WORK     scratch dir: nothing may still hold a file in it
+#   STATE    dir of the --root dirs: nothing may still hold a file in it,
+#            nor in $WORK/bundle
 #   ROOTs    the runtimes' --root dirs: must hold no container any more
 vb_leak_check() {
     local prefix=$1 work=$2 before=$3 bad=0 r x n0 n1 p
@@ -191,15 +240,23 @@ vb_leak_check() {
     else
         echo "ok   cgroups: none named *$prefix* under /sys/fs/cgroup"
     fi
-    # mounts in the benchmark's mount namespace
+    # mounts in the benchmark's mount namespace: any new one is a leak. One
+    # that went away is only reported: when another job on the host removes
+    # a directory, the kernel detaches the copies of mounts on it from every
+    # namespace, ours included.
     n0=$(awk '$1=="mounts"{print $2}' "$before") n1=$(awk '$1=="mounts"{print $2}' "$after")
-    x=$(grep -F -e "$work" -e "$prefix" /proc/self/mountinfo | head -3)
-    if [ "$n1" != "$n0" ] || [ -n "$x" ]; then
-        echo "LEAK mounts: $n0 before, $n1 after${x:+; e.g. $x}"
+    x=$(comm -13 "$before.mounts" "$after.mounts")
+    local pat=() w
+    for w in "$work" "${WORK:-}" "$prefix"; do [ -z "$w" ] || pat+=(-e "$w"); done
+    x=$(printf '%s\n%s' "$x" "$(grep -F "${pat[@]}" /proc/self/mountinfo)" | sed '/^$/d' | sort -u)
+    if [ -n "$x" ]; then
+        echo "LEAK mounts: $n0 before, $n1 after; new: $(echo "$x" | head -5 | tr '\n' ';')"
         bad=1
     else
-        echo "ok   mounts: $n1 before and after"
+        echo "ok   mounts: no new mount ($n0 before, $n1 after)"
     fi
+    x=$(comm -23 "$before.mounts" "$after.mounts")
+    [ -z "$x" ] || echo "info mounts gone meanwhile (another job's?): $(echo "$x" | head -5 | tr '\n' ';')"
     # processes and zombies: children of this shell (the benchmark runs under
     # its own subreaper, so every orphan of a runtime lands there)
     ps -eo pid=,ppid=,stat=,args= >"$after.ps"
@@ -215,23 +272,23 @@ vb_leak_check() {
     x=""
     for p in /proc/[0-9]*; do
         [ "${p#/proc/}" = $$ ] && continue
-        if ls -l "$p/fd" 2>/dev/null | grep -qF -e "$work/state" -e "$work/bundle"; then
+        if ls -l "$p/fd" 2>/dev/null | grep -qF "${pat[@]}"; then
             x="$x ${p#/proc/}($(cat "$p/comm" 2>/dev/null))"
         fi
     done
     if [ "$n1" -gt "$n0" ] || [ -n "$x" ]; then
-        echo "LEAK fds: ours $n0 -> $n1;${x:+ processes holding files of $work:$x}"
+        echo "LEAK fds: ours $n0 -> $n1;${x:+ processes holding files of $work or the bundle:$x}"
         bad=1
     else
-        echo "ok   fds: ours $n0 -> $n1, no process holds a file of $work"
+        echo "ok   fds: ours $n0 -> $n1, no process holds a file of $work or the bundle"
     fi
     n0=$(awk '$1=="file-nr"{print $2}' "$before") n1=$(awk '$1=="file-nr"{print $2}' "$after")
     echo "info open files system-wide: $n0 -> $n1 (other jobs count too)"
-    n0=$(awk '$1=="netns"{print $2}' "$before") n1=$(awk '$1=="netns"{print $2}' "$after")
     n0=$(awk '$1=="zombies"{print $2}' "$before") n1=$(awk '$1=="zombies"{print $2}' "$after")
     echo "info zombies system-wide: $n0 -> $n1"
+    n0=$(awk '$1=="netns"{print $2}' "$before") n1=$(awk '$1=="netns"{print $2}' "$after")
     echo "info network namespaces with a process in them: $n0 -> $n1"
-    rm -f "$after" "$after.ps"
+    rm -f "$after" "$after.ps" "$after.mounts"
     return $bad
 }
 
@@ -242,7 +299,7 @@ vb_kill_users() {
     for p in /proc/[0-9]*; do
         p=${p#/proc/}
         [ "$p" = $$ ] && continue
-        if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "--root $root "; then
+        if tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- "--root $root "; then
             kill -9 "$p" 2>/dev/null || true
         fi
     done

@@ -140,6 +140,7 @@ impl<'a> Pods<'a> {
                 name: Some(format!("{}-infra", &id[..12])),
                 options,
                 runtime,
+                keep_mounted: true,
             },
         )?;
         let pod = Pod {

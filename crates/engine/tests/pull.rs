@@ -2,17 +2,20 @@
 //! a manifest list, redirects, cut and corrupt blobs) and Debian's real
 //! `docker-registry` (distribution), to which the test pushes an image.
 
+#[path = "support/registry.rs"]
+mod registry;
+
 use engine::images::oci;
 use engine::images::registry::{pull, PullOptions};
 use engine::images::{ImageError, Reference, Store};
-use sha2::{Digest as _, Sha256};
+use registry::{digest_of, Registry};
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A directory removed on drop.
 struct TempDir(PathBuf);
@@ -35,10 +38,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn digest_of(data: &[u8]) -> String {
-    format!("sha256:{:x}", Sha256::digest(data))
 }
 
 fn hex(digest: &str) -> &str {
@@ -750,112 +749,6 @@ fn connection_refused_names_the_address() {
 
 // ---------------------------------------------------------------------
 // Debian's docker-registry (github.com/docker/distribution).
-
-const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
-
-/// A docker-registry process, killed on drop.
-struct Registry {
-    child: std::process::Child,
-    addr: String,
-    log: PathBuf,
-}
-
-impl Registry {
-    fn start(dir: &Path) -> Registry {
-        assert!(
-            Path::new(REGISTRY_BIN).exists(),
-            "{REGISTRY_BIN} is missing: run scripts/deps.sh (as root) to install the docker-registry package"
-        );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let cfg = dir.join("config.yml");
-        std::fs::write(
-            &cfg,
-            format!(
-                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  \
-                 delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
-                dir.join("data").display()
-            ),
-        )
-        .unwrap();
-        let log = dir.join("registry.log");
-        let out = std::fs::File::create(&log).unwrap();
-        let child = std::process::Command::new(REGISTRY_BIN)
-            .arg("serve")
-            .arg(&cfg)
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap();
-        let mut reg = Registry { child, addr, log };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = ureq::get(&format!("http://{}/v2/", reg.addr)).call() {
-                if r.status() == 200 {
-                    break;
-                }
-            }
-            if let Ok(Some(status)) = reg.child.try_wait() {
-                panic!("docker-registry exited ({status}): {}", reg.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not start: {}",
-                reg.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        reg
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// POST an upload, PUT the blob to its location.
-    fn push_blob(&self, repo: &str, data: &[u8]) -> String {
-        let digest = digest_of(data);
-        let r = ureq::post(&format!("http://{}/v2/{repo}/blobs/uploads/", self.addr))
-            .call()
-            .unwrap();
-        assert_eq!(r.status(), 202);
-        let location = r.header("location").unwrap().to_string();
-        let url = if location.starts_with('/') {
-            format!("http://{}{location}", self.addr)
-        } else {
-            location
-        };
-        let sep = if url.contains('?') { '&' } else { '?' };
-        let r = ureq::put(&format!("{url}{sep}digest={digest}"))
-            .set("Content-Type", "application/octet-stream")
-            .send_bytes(data)
-            .unwrap();
-        assert_eq!(r.status(), 201);
-        digest
-    }
-
-    fn push_manifest(&self, repo: &str, reference: &str, media: &str, body: &[u8]) {
-        let r = ureq::put(&format!(
-            "http://{}/v2/{repo}/manifests/{reference}",
-            self.addr
-        ))
-        .set("Content-Type", media)
-        .send_bytes(body)
-        .unwrap();
-        assert_eq!(r.status(), 201);
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 fn pulls_from_docker_registry() {

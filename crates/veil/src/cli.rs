@@ -346,7 +346,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub cpus: Option<f64>,
     /// Limit on processes (-1: none).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub pids_limit: Option<i64>,
     #[arg(long)]
     pub cap_add: Vec<String>,

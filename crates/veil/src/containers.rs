@@ -112,6 +112,7 @@ pub fn run(e: &Engine, runtime: Option<&str>, a: &RunArgs, create_only: bool) ->
             name: a.name.clone(),
             options: opts,
             runtime,
+            keep_mounted: !create_only,
         },
     )?;
     if create_only {
@@ -121,9 +122,8 @@ pub fn run(e: &Engine, runtime: Option<&str>, a: &RunArgs, create_only: bool) ->
     let started = match start::start(e, &rec.id, !a.detach) {
         Ok(s) => s,
         Err(err) => {
-            if a.rm {
-                let _ = lifecycle::remove(e, &rec.id, true);
-            }
+            // Nothing half-made: the container this command made goes too.
+            let _ = lifecycle::remove(e, &rec.id, true);
             return Err(err.into());
         }
     };

@@ -41,7 +41,6 @@ pub fn pull(e: &Engine, name: &str, insecure: bool, quiet: bool) -> Result<Image
             );
         }
     }
-    println!("{}", reference.name_tag());
     Ok(img)
 }
 

@@ -193,7 +193,11 @@ fn run(cli: Cli) -> Outcome {
             image,
             insecure,
             quiet,
-        } => images::pull(&engine(&cli)?, image, *insecure, *quiet).map(|_| 0),
+        } => {
+            images::pull(&engine(&cli)?, image, *insecure, *quiet)?;
+            println!("{}", engine::images::Reference::parse(image)?.name_tag());
+            Ok(0)
+        }
         Command::Load { input, quiet } => images::load(&engine(&cli)?, input.as_deref(), *quiet),
         Command::Import { file, name } => images::import(&engine(&cli)?, file, name),
         Command::Tag { source, target } => {
@@ -231,6 +235,9 @@ fn man_pages(dir: &Path) -> Outcome {
 
 /// "Error: ..." on stderr, in red on a terminal.
 pub fn error(msg: &str) {
+    if msg.is_empty() {
+        return;
+    }
     if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
         eprintln!("\x1b[31mError:\x1b[0m {msg}");
     } else {

@@ -18,6 +18,9 @@ pub struct CreateRequest {
     pub options: RunOptions,
     /// The OCI runtime binary (already resolved).
     pub runtime: PathBuf,
+    /// Leave the rootfs mounted for a start that follows at once (`run`);
+    /// a created container otherwise holds no mount.
+    pub keep_mounted: bool,
 }
 
 fn invalid(msg: impl Into<String>) -> ContainerError {
@@ -204,7 +207,11 @@ pub fn create(e: &Engine, req: CreateRequest) -> Result<Record, ContainerError> 
         // Build the config once now: a bad user, group or profile fails
         // here, at create, as with docker.
         super::start::prepare(e, &rec, false)?;
+        super::start::check_ports(e, &rec)?;
         e.containers.write(&rec)?;
+        if !req.keep_mounted {
+            crate::storage::unmount(&dir);
+        }
         Ok(rec)
     })();
     if made.is_err() {

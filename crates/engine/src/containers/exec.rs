@@ -92,7 +92,17 @@ pub fn exec(e: &Engine, key: &str, o: &ExecOptions) -> Result<i32, ContainerErro
     let _ = std::fs::remove_file(&log);
     let status = status?;
     if let Some(msg) = failure {
-        return Err(super::start_error(msg));
+        // The runtime has said why on our stderr already: only the code.
+        return Err(match super::start_error(msg) {
+            ContainerError::Start { code, .. } => ContainerError::Start {
+                code,
+                msg: String::new(),
+            },
+            _ => ContainerError::Start {
+                code: 126,
+                msg: String::new(),
+            },
+        });
     }
     Ok(
         match (

@@ -88,8 +88,9 @@ pub fn stop(e: &Engine, key: &str, timeout: Option<u64>) -> Result<Record, Conta
         .unwrap_or_else(|| "SIGTERM".into());
     let t = timeout.unwrap_or(10);
     if r.state.status == Status::Paused {
-        // A frozen process cannot act on a signal; it is killed.
-        let _ = rt.kill(&r.id, "9", true);
+        // A frozen process cannot act on a signal: it is killed, and
+        // thawed so that it dies.
+        kill_paused(e, &r);
     } else if t > 0 {
         let _ = rt.kill(&r.id, &signal_arg(&sig)?, false);
     }
@@ -103,6 +104,14 @@ pub fn stop(e: &Engine, key: &str, timeout: Option<u64>) -> Result<Record, Conta
         }
     }
     e.find(&r.id)
+}
+
+/// SIGKILL to every process of a paused container, then a thaw: frozen
+/// processes die only once thawed.
+fn kill_paused(e: &Engine, r: &Record) {
+    let rt = e.runtime_of(r);
+    let _ = rt.kill(&r.id, "9", true);
+    let _ = rt.resume(&r.id);
 }
 
 /// `veil kill [-s SIGNAL]` (SIGKILL by default).
@@ -154,20 +163,6 @@ pub fn clean_up(e: &Engine, r: &Record) {
 /// `veil rm [-f]`.
 pub fn remove(e: &Engine, key: &str, force: bool) -> Result<String, ContainerError> {
     let r = e.find(key)?;
-    match r.state.status {
-        Status::Running | Status::Paused if !force => {
-            return Err(ContainerError::Conflict(format!(
-                "You cannot remove a {} container {}. Stop the container before attempting removal or force remove",
-                r.state.status.as_str(),
-                r.id
-            )))
-        }
-        Status::Running | Status::Paused => {
-            let _ = e.runtime_of(&r).kill(&r.id, "9", true);
-            wait_exit(e, &r, Some(Duration::from_secs(30)))?;
-        }
-        _ => {}
-    }
     // A pod's infra container goes with its pod.
     if let Some(pod) = crate::pods::Pods::new(e)
         .list()?
@@ -178,6 +173,24 @@ pub fn remove(e: &Engine, key: &str, force: bool) -> Result<String, ContainerErr
             "container {} is the infra container of pod {}: remove the pod (veil pod rm)",
             r.name, pod.name
         )));
+    }
+    match r.state.status {
+        Status::Running | Status::Paused if !force => {
+            return Err(ContainerError::Conflict(format!(
+                "You cannot remove a {} container {}. Stop the container before attempting removal or force remove",
+                r.state.status.as_str(),
+                r.id
+            )))
+        }
+        Status::Paused => {
+            kill_paused(e, &r);
+            wait_exit(e, &r, Some(Duration::from_secs(30)))?;
+        }
+        Status::Running => {
+            let _ = e.runtime_of(&r).kill(&r.id, "9", true);
+            wait_exit(e, &r, Some(Duration::from_secs(30)))?;
+        }
+        _ => {}
     }
     let r = match e.containers.read(&r.id) {
         Ok(r) => r,

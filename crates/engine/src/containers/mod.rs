@@ -183,10 +183,15 @@ impl Engine {
 
 /// The start time of a process (field 22 of /proc/PID/stat), to tell a
 /// process from a later one with the same pid.
+/// A zombie (exited, not yet reaped) has none.
 pub fn start_time(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    after.split(' ').nth(19)?.parse().ok()
+    let after = stat.get(stat.rfind(')')? + 2..)?;
+    let mut fields = after.split(' ');
+    if fields.next()? == "Z" {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 pub fn monitor_alive(r: &Record) -> bool {

@@ -51,6 +51,12 @@ struct Monitor {
     log: std::fs::File,
     logw: super::logs::Writer,
     network_added: bool,
+    /// The container's network namespace, held open so that CNI DEL finds
+    /// it after the container is gone (the bridge plugin removes its
+    /// masquerade rules only then).
+    netns: Option<OwnedFd>,
+    /// The memory cgroup file that counts OOM kills (State.OOMKilled).
+    oom_file: Option<PathBuf>,
 }
 
 fn say(line: &str) {
@@ -135,6 +141,8 @@ impl Monitor {
             log,
             logw: Default::default(),
             network_added: false,
+            netns: None,
+            oom_file: None,
         })
     }
 
@@ -212,6 +220,7 @@ impl Monitor {
                 ContainerError::Runtime(format!("{} holds no pid", pid_file.display()))
             })?;
         self.network(pid)?;
+        self.oom_file = oom_file(pid);
         let me = sp::getpid();
         let me_start = super::start_time(me).unwrap_or(0);
         let network = self.rec.network.clone();
@@ -281,7 +290,14 @@ impl Monitor {
             .map(|p| PortMapping::parse(p))
             .collect::<Result<_, _>>()?;
         let net = cni::Network::open(&self.engine.root)?;
-        let netns = format!("/proc/{pid}/ns/net");
+        let ns_path = PathBuf::from(format!("/proc/{pid}/ns/net"));
+        let fd = sysfs::open(&ns_path, libc::O_RDONLY).map_err(io_at(&ns_path))?;
+        let netns = format!(
+            "/proc/{}/fd/{}",
+            sp::getpid(),
+            std::os::fd::AsRawFd::as_raw_fd(&fd)
+        );
+        self.netns = Some(fd);
         let result = net.add(&self.rec.id, &netns, &ports)?;
         self.network_added = true;
         let (ip, gateway) = cni::address_of(&result);
@@ -370,11 +386,15 @@ impl Monitor {
             if n_fixed > 1 && revents[1] != 0 {
                 self.accept();
             }
-            // Output, then clients; indices from the back so removals are safe.
-            for i in (0..n_outs).rev() {
+            // Output in order (stdout before stderr), then clients.
+            let mut ended = Vec::new();
+            for i in 0..n_outs {
                 if revents[n_fixed + i] != 0 && !self.read_output(i, &mut buf) {
-                    self.outs.remove(i);
+                    ended.push(i);
                 }
+            }
+            for i in ended.into_iter().rev() {
+                self.outs.remove(i);
             }
             let first_client = n_fixed + n_outs;
             for i in (0..revents.len() - first_client).rev() {
@@ -450,7 +470,7 @@ impl Monitor {
     /// What the container wrote before it exited (its other processes may
     /// hold the pipes: only what is there now is read).
     fn drain(&mut self, buf: &mut [u8]) {
-        for i in (0..self.outs.len()).rev() {
+        for i in 0..self.outs.len() {
             let _ = sysfs::set_nonblocking(self.outs[i].0.as_fd(), true);
             for _ in 0..1024 {
                 let (fd, stream) = (&self.outs[i].0, self.outs[i].1);
@@ -469,7 +489,7 @@ impl Monitor {
 
     /// Undoes what set_up did, whatever it got to. Idempotent.
     fn tear_down(&mut self) {
-        let _ = self.rt.delete(&self.rec.id);
+        // The network first, while its namespace is held open.
         if self.network_added || self.rec.network.cni_result.is_some() {
             if let Ok(net) = cni::Network::open(&self.engine.root) {
                 let netns = self.rec.network.netns.clone().unwrap_or_default();
@@ -485,6 +505,8 @@ impl Monitor {
             self.network_added = false;
             self.rec.network.cni_result = None;
         }
+        self.netns = None;
+        let _ = self.rt.delete(&self.rec.id);
         crate::storage::unmount(&self.dir);
         let _ = std::fs::remove_file(self.engine.attach_socket(&self.rec.id));
         let _ = std::fs::remove_file(self.engine.console_socket(&self.rec.id));
@@ -496,11 +518,13 @@ impl Monitor {
     }
 
     fn finish(&mut self, status: i32) {
+        let oom_killed = self.oom_file.as_deref().is_some_and(oom_killed);
         self.tear_down();
         let network = self.rec.network.clone();
         let _ = self.engine.containers.update(&self.rec.id, |r| {
             r.state.status = Status::Exited;
             r.state.exit_code = status;
+            r.state.oom_killed = oom_killed;
             r.state.finished_at = super::now();
             r.state.pid = 0;
             r.network.cni_result = network.cni_result.clone();
@@ -521,6 +545,48 @@ impl Monitor {
             while matches!(c.stream.read(&mut sink), Ok(n) if n > 0) {}
         }
     }
+}
+
+/// The file that counts the OOM kills of the init's memory cgroup:
+/// memory.oom_control (v1) or memory.events (v2), both with "oom_kill N".
+fn oom_file(pid: i32) -> Option<PathBuf> {
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    for h in ::runtime::cgroups::hierarchies() {
+        let (file, wanted) = if h.v2 {
+            ("memory.events", None)
+        } else if h.controllers.iter().any(|c| c == "memory") {
+            ("memory.oom_control", Some("memory"))
+        } else {
+            continue;
+        };
+        let Some(path) = own.lines().find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctrls, p) = (f.next()?, f.next()?, f.next()?);
+            let hit = match wanted {
+                None => ctrls.is_empty(),
+                Some(c) => ctrls.split(',').any(|x| x == c),
+            };
+            hit.then(|| p.to_string())
+        }) else {
+            continue;
+        };
+        let p = h.mountpoint.join(path.trim_start_matches('/')).join(file);
+        if p.exists() {
+            return Some(p);
+        }
+    }
+    None
+}
+
+fn oom_killed(file: &Path) -> bool {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .any(|l| {
+            l.strip_prefix("oom_kill ")
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .is_some_and(|n| n > 0)
+        })
 }
 
 fn readable(revents: &[libc::c_short]) -> bool {

@@ -62,6 +62,9 @@ impl Runtime {
     pub fn command(&self) -> Command {
         let mut c = Command::new(&self.binary);
         c.arg("--root").arg(&self.root);
+        // Called from the monitor, which blocks every signal: the runtime
+        // and the container must start clean.
+        ::runtime::sys::process::clean_signals(&mut c);
         c
     }
 

@@ -138,10 +138,15 @@ pub fn capabilities(opts: &RunOptions) -> Result<Vec<String>, ContainerError> {
             Err(invalid(format!("unknown capability {c:?}")))
         }
     };
+    // "All" is what veil itself may hand on: the kernel's capabilities
+    // that are in our bounding set (a host may withhold some, as docker
+    // finds too).
     let last = capabilities::last_cap() as usize;
     let all: Vec<String> = capabilities::NAMES[..=last.min(capabilities::NAMES.len() - 1)]
         .iter()
-        .map(|s| s.to_string())
+        .enumerate()
+        .filter(|(n, _)| ::runtime::sys::process::capbset_read(*n as u32).unwrap_or(false))
+        .map(|(_, s)| s.to_string())
         .collect();
     let mut caps: Vec<String> = if opts.privileged {
         all.clone()

@@ -163,6 +163,11 @@ pub fn prepare(e: &Engine, r: &Record, for_start: bool) -> Result<(), ContainerE
     let hostname = match (&ns.uts, &ns.uts_owner, &ns.net) {
         (Ns::Host, _, _) => host_hostname(),
         (_, Some(owner), _) => owner.hostname.clone(),
+        (_, None, _) if ns.net_owner.is_some() && r.options.hostname.is_none() => ns
+            .net_owner
+            .as_ref()
+            .map(|o| o.hostname.clone())
+            .unwrap_or_default(),
         (_, None, Ns::Host) if r.options.hostname.is_none() => host_hostname(),
         _ => r.hostname.clone(),
     };
@@ -199,7 +204,7 @@ pub fn prepare(e: &Engine, r: &Record, for_start: bool) -> Result<(), ContainerE
 
 /// `-p`: a host port another running container publishes, or that a host
 /// process holds, is refused ("port is already allocated").
-fn check_ports(e: &Engine, r: &Record) -> Result<(), ContainerError> {
+pub fn check_ports(e: &Engine, r: &Record) -> Result<(), ContainerError> {
     let mine: Vec<PortMapping> = r
         .options
         .publish
@@ -341,7 +346,7 @@ fn spawn_monitor(e: &Engine, r: &Record, attach: bool) -> Result<Started, Contai
                         code: c,
                         msg: msg.to_string(),
                     },
-                    _ => ContainerError::Runtime(msg.to_string()),
+                    _ => ContainerError::Invalid(msg.to_string()),
                 });
             }
             _ => {}
@@ -349,8 +354,13 @@ fn spawn_monitor(e: &Engine, r: &Record, attach: bool) -> Result<Started, Contai
     }
     // The monitor lives on in its own session, beyond this process.
     drop(child);
+    // With --rm the record may be gone already (a quick command).
+    let mut record = e.find(&r.id).unwrap_or_else(|_| r.clone());
+    if record.state.status == Status::Created {
+        record.state.status = Status::Running;
+    }
     Ok(Started {
-        record: e.find(&r.id)?,
+        record,
         attach: conn,
     })
 }

@@ -138,7 +138,9 @@ impl Network {
     ) -> Result<Value, NetworkError> {
         let kind = plugin["type"].as_str().unwrap_or_default();
         let path = Self::plugin_path(kind)?;
-        let mut child = Command::new(&path)
+        let mut cmd = Command::new(&path);
+        runtime::sys::process::clean_signals(&mut cmd);
+        let mut child = cmd
             .env_clear()
             .env("CNI_COMMAND", command)
             .env("CNI_CONTAINERID", id)

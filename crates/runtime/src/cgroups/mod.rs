@@ -156,6 +156,26 @@ fn own_path(cgroup_file: &str, h: &Hierarchy) -> Option<String> {
     })
 }
 
+/// See `Cgroups::placement`.
+#[derive(Debug, Default)]
+pub struct Placement {
+    /// The v2 directory, for clone3(CLONE_INTO_CGROUP).
+    pub into: Option<std::os::fd::OwnedFd>,
+    /// The v1 `tasks` files; the new process writes "0" to each.
+    pub tasks: Vec<std::os::fd::OwnedFd>,
+}
+
+impl Placement {
+    /// In the new (single-threaded) process: moves itself into the v1
+    /// hierarchies, and closes the files.
+    pub fn join_v1(&self) -> io::Result<()> {
+        for f in &self.tasks {
+            crate::sys::fs::write_all(std::os::fd::AsFd::as_fd(f), b"0")?;
+        }
+        Ok(())
+    }
+}
+
 /// A container's cgroup directories, one per hierarchy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cgroups {
@@ -269,14 +289,36 @@ impl Cgroups {
         self.paths.get(key).map(PathBuf::as_path)
     }
 
-    /// A descriptor of the cgroup for clone3's CLONE_INTO_CGROUP: on pure
-    /// cgroup v2 only (a v1 host has one cgroup per hierarchy).
-    pub fn clone_into_fd(&self) -> Option<std::os::fd::OwnedFd> {
-        if !self.unified {
-            return None;
+    /// How a new process gets into these cgroups without its parent writing
+    /// its pid: on v2 it is born there (clone3 CLONE_INTO_CGROUP, also on
+    /// the v2 part of a hybrid host); on v1 it writes "0" to each `tasks`
+    /// file itself. A parent's write of a pid to a v1 `cgroup.procs` takes
+    /// the kernel's threadgroup lock for writing, which can wait for an RCU
+    /// grace period (~10 ms on an idle host); a single-threaded process
+    /// moving itself does not take it.
+    pub fn placement(&self) -> Result<Placement, CgroupError> {
+        let into = self
+            .v2_path()
+            .and_then(|p| crate::sys::fs::open(p, libc::O_PATH | libc::O_DIRECTORY).ok());
+        let mut tasks = Vec::new();
+        for (k, p) in &self.paths {
+            if Some(k.as_str()) == self.v2_key.as_deref() {
+                continue;
+            }
+            let f = p.join("tasks");
+            tasks.push(crate::sys::fs::open(&f, libc::O_WRONLY).map_err(io_err(&f))?);
         }
-        let dir = self.v2_path()?;
-        crate::sys::fs::open(dir, libc::O_PATH | libc::O_DIRECTORY).ok()
+        Ok(Placement { into, tasks })
+    }
+
+    /// Moves a process into the v2 hierarchy (when CLONE_INTO_CGROUP was
+    /// refused).
+    pub fn add_v2(&self, pid: libc::pid_t) -> Result<(), CgroupError> {
+        if let Some(p) = self.v2_path() {
+            let f = p.join("cgroup.procs");
+            std::fs::write(&f, pid.to_string()).map_err(io_err(&f))?;
+        }
+        Ok(())
     }
 
     /// Moves a process into every hierarchy.

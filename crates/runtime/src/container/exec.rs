@@ -61,7 +61,17 @@ fn process_plan(o: &ExecOptions, spec: &Spec) -> Result<ProcessPlan, Error> {
     let mut base = spec.process.clone().unwrap_or_default();
     base.args = Some(o.args.clone());
     base.terminal = Some(o.tty);
+    // A terminal relayed by this process starts at this terminal's size
+    // (set before the command runs, not after).
     base.console_size = None;
+    if o.tty && o.console_socket.is_none() {
+        if let Ok((rows, cols)) = crate::sys::term::get_winsize(std::io::stdin().as_fd()) {
+            base.console_size = Some(config::spec::ConsoleSize {
+                height: u32::from(rows),
+                width: u32::from(cols),
+            });
+        }
+    }
     if let Some(cwd) = &o.cwd {
         base.cwd = cwd.clone();
     }

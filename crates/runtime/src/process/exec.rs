@@ -71,11 +71,27 @@ pub fn exec(r: ExecRequest<'_>) -> Result<Execed, SpawnError> {
             .map_err(io_err("enter the pid namespace"))?;
     }
     let (parent, child) = Channel::pair().map_err(io_err("create the exec channel"))?;
-    let pid = match sysproc::clone3(0, None).map_err(io_err("clone3"))? {
+    // Into the container's cgroups as the init gets there (see
+    // Cgroups::placement): born in the v2 one, moving itself on v1.
+    let placement = r.cgroups.placement()?;
+    let mut forked = sysproc::clone3(0, placement.into.as_ref().map(|f| f.as_fd()));
+    let mut placed = placement.into.is_some();
+    if placed
+        && forked.as_ref().is_err_and(|e| {
+            matches!(
+                e.raw_os_error(),
+                Some(libc::EINVAL | libc::ENOSYS | libc::E2BIG)
+            )
+        })
+    {
+        forked = sysproc::clone3(0, None);
+        placed = false;
+    }
+    let pid = match forked.map_err(io_err("clone3"))? {
         sysproc::Forked::Child => {
             drop(parent);
             let channel = child.fd().try_clone_to_owned().ok().map(Channel::from_fd);
-            let err = match child_steps(&r, pidfd.as_fd(), child) {
+            let err = match child_steps(&r, &placement, pidfd.as_fd(), child) {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
@@ -95,7 +111,10 @@ pub fn exec(r: ExecRequest<'_>) -> Result<Execed, SpawnError> {
         let _ = sysproc::waitpid(pid, 0);
         e
     };
-    r.cgroups.add(pid).map_err(|e| reap(e.into()))?;
+    drop(placement);
+    if !placed {
+        r.cgroups.add_v2(pid).map_err(|e| reap(e.into()))?;
+    }
     parent
         .send_child(ToChild::Proceed)
         .map_err(|e| reap(io_err("start the process")(e)))?;
@@ -129,9 +148,13 @@ pub fn exec(r: ExecRequest<'_>) -> Result<Execed, SpawnError> {
 
 fn child_steps(
     r: &ExecRequest<'_>,
+    placement: &crate::cgroups::Placement,
     pidfd: BorrowedFd<'_>,
     channel: Channel,
 ) -> Result<Infallible, InitError> {
+    placement
+        .join_v1()
+        .map_err(io("join the container's cgroups"))?;
     sysproc::set_pdeathsig(libc::SIGKILL).map_err(io("set the parent death signal"))?;
     sysproc::set_dumpable(false).map_err(io("make the process non-dumpable"))?;
     signal::set_mask(&r.sigmask).map_err(io("restore the signal mask"))?;

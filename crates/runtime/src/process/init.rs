@@ -39,6 +39,8 @@ pub struct InitArgs<'a> {
     pub stub: Option<&'a OwnedFd>,
     /// Mounts the runtime built before the clone (id-mapped binds), by index.
     pub prepared_mounts: &'a [Option<OwnedFd>],
+    /// The cgroup files the init moves itself with.
+    pub placement: &'a crate::cgroups::Placement,
 }
 
 /// Runs the init; never returns.
@@ -80,6 +82,11 @@ fn time_offsets(plan: &Plan) -> Result<(), InitError> {
 
 fn steps(a: InitArgs<'_>) -> Result<Infallible, InitError> {
     let plan = a.plan;
+    // Into the container's cgroups before anything else (no limit is
+    // escaped: the init has done nothing yet).
+    a.placement
+        .join_v1()
+        .map_err(io("join the container's cgroups"))?;
     // Die with the runtime until `create` is done; keep the runtime's
     // memory and /proc/self/exe out of reach of the container.
     sysproc::set_pdeathsig(libc::SIGKILL).map_err(io("set the parent death signal"))?;

@@ -136,14 +136,15 @@ pub fn spawn(r: Request<'_>) -> Result<Spawned, SpawnError> {
     let prepared_mounts = crate::rootfs::idmap::prepare(plan)?;
     let (parent, child) = Channel::pair().map_err(io_err("create the init channel"))?;
 
-    // On cgroup v2 the child is born in its cgroup (CLONE_INTO_CGROUP):
-    // no window outside its limits, and no write to cgroup.procs.
-    let cgroup_fd = r.cgroups.clone_into_fd();
+    // The child is born in its v2 cgroup (CLONE_INTO_CGROUP) and moves
+    // itself into the v1 ones: no write of its pid by us (see
+    // Cgroups::placement).
+    let placement = r.cgroups.placement()?;
     let mut forked = sysproc::clone3(
         entry.clone_flags as u64,
-        cgroup_fd.as_ref().map(|f| f.as_fd()),
+        placement.into.as_ref().map(|f| f.as_fd()),
     );
-    let mut placed = cgroup_fd.is_some();
+    let mut placed = placement.into.is_some();
     if placed
         && forked.as_ref().is_err_and(|e| {
             matches!(
@@ -174,6 +175,7 @@ pub fn spawn(r: Request<'_>) -> Result<Spawned, SpawnError> {
                 sigmask: r.sigmask,
                 stub: r.stub,
                 prepared_mounts: &prepared_mounts,
+                placement: &placement,
             })
         }
         Forked::Parent(pid) => pid,
@@ -186,8 +188,9 @@ pub fn spawn(r: Request<'_>) -> Result<Spawned, SpawnError> {
     if !entry.two_step && plan.namespaces.is_new(Kind::User) {
         write_id_maps(first, plan)?;
     }
+    drop(placement);
     if !placed {
-        r.cgroups.add(first)?;
+        r.cgroups.add_v2(first)?;
     }
     parent
         .send_child(ToChild::Proceed)

@@ -447,3 +447,30 @@ pub fn kill_with_parent(cmd: &mut std::process::Command) {
         });
     }
 }
+
+/// Makes a `Command`'s child start with no signal blocked and every
+/// signal at its default action, whatever its parent (a monitor that
+/// blocks everything and reads a signalfd) had: what it starts — an OCI
+/// runtime, and through it a container — must not inherit that.
+pub fn clean_signals(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only
+    // calls sigemptyset, sigprocmask and signal, which are
+    // async-signal-safe; errors of signal() for SIGKILL/SIGSTOP (which
+    // cannot be changed) are ignored.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+            libc::sigemptyset(set.as_mut_ptr());
+            if libc::sigprocmask(libc::SIG_SETMASK, set.as_ptr(), std::ptr::null_mut()) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            for sig in 1..libc::SIGRTMAX() {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+            }
+            Ok(())
+        });
+    }
+}
