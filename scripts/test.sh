@@ -1,7 +1,9 @@
 #!/bin/bash
 # Every test of veil, from a fresh Debian 12 machine (as root): formatting,
-# lints, unit tests, integration tests that run real containers, and the OCI
-# runtime-tools validation suite. Each step does its own set-up.
+# lints, unit tests, integration tests that run real containers (veil-runtime
+# and veil), the OCI runtime-tools validation suite, veil-runtime under
+# containerd, podman and Docker, and the cgroup v2 code in a VM. Each step
+# does its own set-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
@@ -26,6 +28,9 @@ step "engines: containerd (ctr, CRI), podman, docker"
 # veil-runtime driven by the real engines (each private, checked for
 # leftovers); the first run builds the CRI client (about 1-2 min).
 tests/engines/run.sh target/release/veil-runtime
+
+step "cgroup v2, for real: a qemu guest booted with cgroup_no_v1=all"
+tests/vm/run-v2.sh target/release/veil-runtime
 
 step "host left clean"
 leftovers=$(grep -c 'veil-test' /proc/self/mountinfo || true)
