@@ -2,8 +2,8 @@
 # Every test of veil, from a fresh Debian 12 machine (as root): formatting,
 # lints, unit tests, integration tests that run real containers (veil-runtime
 # and veil), the OCI runtime-tools validation suite, veil-runtime under
-# containerd, podman and Docker, and the cgroup v2 code in a VM. Each step
-# does its own set-up.
+# containerd, podman and Docker, and the cgroup v2 code and the systemd
+# cgroup driver in VMs. Each step does its own set-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
@@ -31,6 +31,9 @@ tests/engines/run.sh target/release/veil-runtime
 
 step "cgroup v2, for real: a qemu guest booted with cgroup_no_v1=all"
 tests/vm/run-v2.sh target/release/veil-runtime
+
+step "systemd cgroup driver, for real: a qemu guest with systemd as PID 1 (v2, hybrid, legacy)"
+tests/vm/run-systemd.sh target/release/veil-runtime
 
 step "host left clean"
 leftovers=$(grep -c 'veil-test' /proc/self/mountinfo || true)

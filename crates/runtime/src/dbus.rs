@@ -1,16 +1,19 @@
 //! Just enough D-Bus to ask systemd for a transient scope: a connection to
 //! systemd's private socket (`/run/systemd/private`, root only, EXTERNAL
 //! authentication), method calls with the few types systemd's unit
-//! properties need, and replies (a method return or an error).
+//! properties need, replies (a method return or an error), and signals
+//! (systemd sends its signals, `JobRemoved` among them, to every
+//! connection on its private socket, without a subscription).
 //!
 //! The wire format (D-Bus specification, "Message Protocol"): a 12-byte
 //! fixed header, an array of header fields `a(yv)` padded to 8, then the
 //! body; every value aligned to its own size, little-endian here.
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A value in a method call's body.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +24,10 @@ pub enum Value {
     U64(u64),
     /// `au`
     U32s(Vec<u32>),
+    /// `ay`
+    Bytes(Vec<u8>),
+    /// `a(ss)`: DeviceAllow's (path, access) pairs.
+    StrPairs(Vec<(String, String)>),
     /// `a(sv)`: unit properties.
     Props(Vec<(String, Value)>),
     /// `a(sa(sv))`: auxiliary units.
@@ -35,6 +42,8 @@ impl Value {
             Value::U32(_) => "u",
             Value::U64(_) => "t",
             Value::U32s(_) => "au",
+            Value::Bytes(_) => "ay",
+            Value::StrPairs(_) => "a(ss)",
             Value::Props(_) => "a(sv)",
             Value::AuxUnits(_) => "a(sa(sv))",
         }
@@ -86,6 +95,14 @@ impl Buf {
             Value::U32(n) => self.u32(*n),
             Value::U64(n) => self.u64(*n),
             Value::U32s(ns) => self.array(4, |b| ns.iter().for_each(|n| b.u32(*n))),
+            Value::Bytes(bs) => self.array(1, |b| b.0.extend_from_slice(bs)),
+            Value::StrPairs(ps) => self.array(8, |b| {
+                for (x, y) in ps {
+                    b.pad(8);
+                    b.str(x);
+                    b.str(y);
+                }
+            }),
             Value::Props(ps) => self.props(ps),
             Value::AuxUnits(us) => self.array(8, |b| {
                 for (name, ps) in us {
@@ -150,13 +167,19 @@ fn bad(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("D-Bus: {msg}"))
 }
 
-/// A reply: a method return, or an error with its name and message.
+/// A message read: a method return, an error with its name and message,
+/// or a signal.
 #[derive(Debug)]
 pub struct Reply {
     pub reply_serial: u32,
     pub error: Option<(String, String)>,
     /// The first string or object path of the body, if any.
     pub first: Option<String>,
+    /// The member (a signal's name).
+    pub member: Option<String>,
+    /// The body's leading values of basic types (`u`, `t`, `b`, `s`, `o`,
+    /// `g`), as text; the rest of the body is not read.
+    pub args: Vec<String>,
 }
 
 fn u32_at(b: &[u8], at: usize) -> io::Result<u32> {
@@ -182,6 +205,8 @@ fn parse(msg: &[u8]) -> io::Result<(u8, Reply)> {
         reply_serial: 0,
         error: None,
         first: None,
+        member: None,
+        args: Vec::new(),
     };
     let mut error_name = None;
     let mut body_sig = String::new();
@@ -211,6 +236,9 @@ fn parse(msg: &[u8]) -> io::Result<(u8, Reply)> {
                 if code == 4 {
                     error_name = Some(String::from_utf8_lossy(s).into_owned());
                 }
+                if code == 3 {
+                    reply.member = Some(String::from_utf8_lossy(s).into_owned());
+                }
                 at += 5 + len;
             }
             b"g" => {
@@ -234,6 +262,41 @@ fn parse(msg: &[u8]) -> io::Result<(u8, Reply)> {
             .ok_or_else(|| bad("short body"))?;
         reply.first = Some(String::from_utf8_lossy(s).into_owned());
     }
+    let mut at = body;
+    for t in body_sig.bytes() {
+        match t {
+            b'u' | b'b' => {
+                at = align(at, 4);
+                reply.args.push(u32_at(msg, at)?.to_string());
+                at += 4;
+            }
+            b't' => {
+                at = align(at, 8);
+                let lo = u64::from(u32_at(msg, at)?);
+                let hi = u64::from(u32_at(msg, at + 4)?);
+                reply.args.push((hi << 32 | lo).to_string());
+                at += 8;
+            }
+            b's' | b'o' => {
+                at = align(at, 4);
+                let len = u32_at(msg, at)? as usize;
+                let s = msg
+                    .get(at + 4..at + 4 + len)
+                    .ok_or_else(|| bad("short body"))?;
+                reply.args.push(String::from_utf8_lossy(s).into_owned());
+                at += 5 + len;
+            }
+            b'g' => {
+                let len = *msg.get(at).ok_or_else(|| bad("short body"))? as usize;
+                let s = msg
+                    .get(at + 1..at + 1 + len)
+                    .ok_or_else(|| bad("short body"))?;
+                reply.args.push(String::from_utf8_lossy(s).into_owned());
+                at += 2 + len;
+            }
+            _ => break,
+        }
+    }
     if let Some(name) = error_name {
         reply.error = Some((name, reply.first.clone().unwrap_or_default()));
     }
@@ -243,6 +306,8 @@ fn parse(msg: &[u8]) -> io::Result<(u8, Reply)> {
 pub struct Connection {
     stream: UnixStream,
     serial: u32,
+    /// Signals read while waiting for a reply, for `wait_signal`.
+    signals: VecDeque<Reply>,
 }
 
 /// systemd's private socket: no bus daemon needed, root only.
@@ -271,10 +336,31 @@ impl Connection {
             )));
         }
         stream.write_all(b"BEGIN\r\n")?;
-        Ok(Connection { stream, serial: 0 })
+        Ok(Connection {
+            stream,
+            serial: 0,
+            signals: VecDeque::new(),
+        })
     }
 
-    /// Calls a method and waits for its reply (other messages are skipped).
+    /// Reads one message (waiting at most the read timeout for it).
+    fn read_message(&mut self) -> io::Result<(u8, Reply)> {
+        let mut fixed = [0u8; 16];
+        self.stream.read_exact(&mut fixed)?;
+        let body_len = u32_at(&fixed, 4)? as usize;
+        let fields_len = u32_at(&fixed, 12)? as usize;
+        let total = align(16 + fields_len, 8) + body_len;
+        if total > 1 << 20 {
+            return Err(bad("message too large"));
+        }
+        let mut msg = fixed.to_vec();
+        msg.resize(total, 0);
+        self.stream.read_exact(&mut msg[16..])?;
+        parse(&msg)
+    }
+
+    /// Calls a method and waits for its reply (signals read meanwhile are
+    /// kept for `wait_signal`, other messages skipped).
     pub fn call(
         &mut self,
         dest: &str,
@@ -288,23 +374,62 @@ impl Connection {
         self.stream
             .write_all(&method_call(serial, dest, path, iface, member, args))?;
         loop {
-            let mut fixed = [0u8; 16];
-            self.stream.read_exact(&mut fixed)?;
-            let body_len = u32_at(&fixed, 4)? as usize;
-            let fields_len = u32_at(&fixed, 12)? as usize;
-            let total = align(16 + fields_len, 8) + body_len;
-            if total > 1 << 20 {
-                return Err(bad("message too large"));
-            }
-            let mut msg = fixed.to_vec();
-            msg.resize(total, 0);
-            self.stream.read_exact(&mut msg[16..])?;
-            let (kind, reply) = parse(&msg)?;
-            // 2: method return, 3: error; signals (4) are skipped.
+            let (kind, reply) = self.read_message()?;
+            // 2: method return, 3: error, 4: signal.
             if matches!(kind, 2 | 3) && reply.reply_serial == serial {
                 return Ok(reply);
             }
+            if kind == 4 {
+                if self.signals.len() >= 1024 {
+                    self.signals.pop_front();
+                }
+                self.signals.push_back(reply);
+            }
         }
+    }
+
+    /// Waits until `deadline` for the signal `member` whose arguments
+    /// `matches` accepts (one read already is taken first); returns its
+    /// arguments.
+    pub fn wait_signal(
+        &mut self,
+        member: &str,
+        deadline: Instant,
+        mut matches: impl FnMut(&[String]) -> bool,
+    ) -> io::Result<Vec<String>> {
+        let mut wanted = |r: &Reply| r.member.as_deref() == Some(member) && matches(&r.args);
+        if let Some(i) = self.signals.iter().position(&mut wanted) {
+            return Ok(self.signals.remove(i).map(|r| r.args).unwrap_or_default());
+        }
+        let late = || {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("D-Bus: no {member} signal in time"),
+            )
+        };
+        let result = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break Err(late());
+            }
+            self.stream.set_read_timeout(Some(left))?;
+            match self.read_message() {
+                Ok((4, r)) if wanted(&r) => break Ok(r.args),
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break Err(late())
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(10)))?;
+        result
     }
 }
 
@@ -348,6 +473,22 @@ mod tests {
     }
 
     #[test]
+    fn string_pairs_are_structs_aligned_to_8() {
+        let mut b = Buf::default();
+        b.value(&Value::StrPairs(vec![
+            ("char-*".into(), "m".into()),
+            ("/dev/char/1:3".into(), "rwm".into()),
+        ]));
+        // length, padding, ("char-*", "m") at 8, then the next struct at 8k.
+        assert_eq!(u32_at(&b.0, 8).unwrap(), 6);
+        assert_eq!(&b.0[12..19], b"char-*\0");
+        assert_eq!(u32_at(&b.0, 20).unwrap(), 1);
+        assert_eq!(&b.0[24..26], b"m\0");
+        assert_eq!(u32_at(&b.0, 32).unwrap(), 13);
+        assert_eq!(u32_at(&b.0, 0).unwrap() as usize, b.0.len() - 8);
+    }
+
+    #[test]
     fn replies_and_errors_are_read() {
         // Build an error reply by hand with the writer.
         let mut m = Buf::default();
@@ -378,5 +519,55 @@ mod tests {
         assert_eq!(name, "org.freedesktop.systemd1.UnitExists");
         assert_eq!(msg, "Unit x.scope already exists.");
         assert!(parse(&m.0[..20]).is_err());
+    }
+
+    #[test]
+    fn signals_are_read_with_their_arguments() {
+        // JobRemoved(u id, o job, s unit, s result), as systemd sends it.
+        let mut body = Buf::default();
+        body.u32(17);
+        body.str("/org/freedesktop/systemd1/job/17");
+        body.str("veil-x.scope");
+        body.str("done");
+        let mut m = Buf::default();
+        m.0.extend_from_slice(&[b'l', 4, 1, 1]);
+        m.u32(body.0.len() as u32);
+        m.u32(30);
+        m.array(8, |b| {
+            b.pad(8);
+            b.0.push(1);
+            b.sig("o");
+            b.str("/org/freedesktop/systemd1");
+            b.pad(8);
+            b.0.push(3);
+            b.sig("s");
+            b.str("JobRemoved");
+            b.pad(8);
+            b.0.push(8);
+            b.sig("g");
+            b.sig("uoss");
+        });
+        m.pad(8);
+        m.0.extend_from_slice(&body.0);
+        let (kind, r) = parse(&m.0).unwrap();
+        assert_eq!(kind, 4);
+        assert_eq!(r.member.as_deref(), Some("JobRemoved"));
+        assert_eq!(
+            r.args,
+            [
+                "17",
+                "/org/freedesktop/systemd1/job/17",
+                "veil-x.scope",
+                "done"
+            ]
+        );
+        assert!(r.error.is_none());
+    }
+
+    #[test]
+    fn byte_arrays_are_not_padded() {
+        let mut b = Buf::default();
+        b.value(&Value::Bytes(vec![0b10, 0b1]));
+        assert_eq!(b.0, [2, 0, 0, 0, 0b10, 0b1]);
     }
 }

@@ -264,8 +264,21 @@ fn masking_does_not_follow_an_images_dev_null() {
     assert_eq!(lines[0], "character special file 1:3", "{out}");
     assert_eq!(
         lines[1], "character special file",
-        "the image's /dev/null was replaced: {out}"
+        "the image's /dev/null symlink was not replaced by a device node: {out}"
     );
+}
+
+/// Masking binds the host's /dev/null, opened by the runtime, whatever the
+/// container's /dev/null is (here linux.devices makes it c 1:7).
+#[test]
+fn masking_binds_the_hosts_dev_null() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    b.config["linux"]["devices"] =
+        json!([{"type": "c", "path": "/dev/null", "major": 1, "minor": 7}]);
+    b.sh("stat -c '%F %t:%T' /proc/keys");
+    let out = rt.run_ok(&b);
+    assert_eq!(out.trim(), "character special file 1:3", "{out}");
 }
 
 #[test]

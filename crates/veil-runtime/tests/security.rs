@@ -28,6 +28,8 @@ fn the_runtime_binary_cannot_be_reached_through_proc_self_exe() {
     let before = sha(BIN);
     let (code, out, err) = rt.run(&b, &unique("exe"));
     assert_eq!(code, 127, "stdout {out:?} stderr {err:?}");
+    // It was the sealed stub that /proc/self/exe led to, and it refused.
+    assert!(err.contains("veil: exec failed"), "stderr {err:?}");
     assert!(
         !err.contains("Usage") && !err.contains("veil-runtime"),
         "the runtime ran inside: {err}"
@@ -123,7 +125,10 @@ fn racing_symlink_exchange_never_mounts_outside_the_rootfs() {
         })
     };
     for i in 0..40 {
-        // Failures are fine (the target moved away); escapes are not.
+        // Failures are fine (the target moved away); escapes are not. A
+        // mount escaping would be made in the container's mount namespace
+        // (invisible here) on a directory the runtime creates: the host
+        // target must stay empty.
         let _ = rt.output(&[
             "run",
             "--bundle",
@@ -133,6 +138,10 @@ fn racing_symlink_exchange_never_mounts_outside_the_rootfs() {
         assert!(
             mounts_with(path_str(&host_target)).is_empty(),
             "a mount landed on the host target"
+        );
+        assert!(
+            std::fs::read_dir(&host_target).unwrap().next().is_none(),
+            "something was created on the host target (run {i})"
         );
     }
     stop.store(true, Ordering::Relaxed);
@@ -161,6 +170,21 @@ fn release_agent_cannot_be_set_from_inside() {
     assert!(!out.contains("mounted"), "{out}");
 }
 
+/// The cgroup hierarchies a container sees are read-only mounts, whatever
+/// its capabilities (the other half of the release_agent defence).
+#[test]
+fn cgroup_mounts_are_read_only() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    b.sh("awk '$5 ~ \"^/sys/fs/cgroup\" {print $5, $6}' /proc/self/mountinfo");
+    let out = rt.run_ok(&b);
+    assert!(out.lines().count() > 0, "no cgroup mount: {out}");
+    for l in out.lines() {
+        let opts = l.split(' ').nth(1).unwrap_or("");
+        assert!(opts.split(',').any(|o| o == "ro"), "writable: {l}\n{out}");
+    }
+}
+
 /// CVE-2025-52565 class: the image's /dev/console is a symlink to a file
 /// the container must not write. The terminal is bound over a fresh node.
 #[test]
@@ -180,7 +204,7 @@ fn dev_console_symlink_in_the_image_is_not_followed() {
     b.args(&[
         "sh",
         "-c",
-        "stat -c %F /dev/console; echo hi > /dev/console",
+        "stat -c %F /dev/console /etc/secret > /stat.out; echo hi > /dev/console",
     ]);
     let sock = b.dir.join("console.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
@@ -205,6 +229,12 @@ fn dev_console_symlink_in_the_image_is_not_followed() {
     assert_eq!(
         std::fs::read_to_string(b.rootfs().join("etc/secret")).unwrap(),
         "untouched\n"
+    );
+    // /dev/console is the terminal, and nothing was mounted over the
+    // symlink's target.
+    assert_eq!(
+        std::fs::read_to_string(b.rootfs().join("stat.out")).unwrap(),
+        "character special file\nregular file\n"
     );
 }
 
@@ -234,12 +264,12 @@ fn an_image_ptmx_that_is_not_a_ptmx_is_refused() {
         path_str(&sock),
         &id,
     ]);
-    assert!(err.contains("pty"), "{err}");
+    assert!(err.contains("not the pty multiplexer"), "{err}");
     assert_gone(&rt, &id, None);
 }
 
-/// Default capabilities, masked and read-only paths: exactly as `spec`
-/// writes them, seen from inside.
+/// Default capabilities, no_new_privs and read-only paths, seen from
+/// inside (masked paths: rootfs.rs).
 #[test]
 fn a_default_container_is_confined() {
     let rt = Runtime::new();

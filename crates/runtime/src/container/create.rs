@@ -44,6 +44,8 @@ struct Undo<'a> {
     host_mounts: Option<&'a std::path::Path>,
     cgroups: Option<&'a Cgroups>,
     init: Option<libc::pid_t>,
+    /// The systemd scope, once started.
+    unit: Option<&'a str>,
     poststop: Option<(Vec<u8>, &'a [crate::config::spec::Hook])>,
     armed: bool,
 }
@@ -59,6 +61,9 @@ impl Drop for Undo<'_> {
         }
         if let Some(rootfs) = self.host_mounts {
             crate::rootfs::unmount_below(rootfs);
+        }
+        if let Some(unit) = self.unit {
+            systemd::stop(unit);
         }
         if let Some(cg) = self.cgroups {
             if let Err(e) = cg.destroy() {
@@ -188,6 +193,7 @@ pub(crate) fn create_with(
         host_mounts: state.host_mounts.then_some(plan.rootfs.as_path()),
         cgroups: None,
         init: None,
+        unit: None,
         poststop: None,
         armed: true,
     };
@@ -241,6 +247,16 @@ pub(crate) fn create_with(
     undo.init = Some(spawned.pid);
     if let (Some(u), Some(conn)) = (&unit, systemd_conn.as_mut()) {
         systemd::start(conn, u, spawned.pid, &resources, cgroups.unified, &o.id)?;
+        undo.unit = Some(&u.name);
+        // systemd wrote the attributes it manages (its defaults for what it
+        // was not told) and, on v1, may have moved the init within the
+        // controllers it manages: the runtime's values and places win, as
+        // in runc.
+        if !cgroups.unified {
+            cgroups.create()?;
+            cgroups.add(spawned.pid)?;
+        }
+        cgroups.set(&resources, !cgroups.unified)?;
     }
 
     state.pid = spawned.pid;

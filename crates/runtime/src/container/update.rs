@@ -163,6 +163,11 @@ pub fn update(root: &Root, id: &str, o: &UpdateOptions) -> Result<(), Error> {
         }
     }
     cg.set(&patch, patch.devices.is_some())?;
+    if st.systemd_cgroup {
+        if let Some(unit) = cgroups::systemd::unit_of(&cg) {
+            cgroups::systemd::set_limits(&unit, &merged, cg.unified)?;
+        }
+    }
     linux.resources = Some(merged);
     let bytes = serde_json::to_vec(&spec).map_err(|e| Error::Usage(e.to_string()))?;
     dir.write_file_atomic("config.json", &bytes)?;

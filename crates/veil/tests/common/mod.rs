@@ -487,6 +487,8 @@ impl Env {
 
     fn make(runtime: Option<String>, bridge: bool) -> Env {
         require_root();
+        // VEIL_E2E_RUNTIME=runc runs the whole suite on another runtime.
+        let runtime = runtime.or_else(|| std::env::var("VEIL_E2E_RUNTIME").ok());
         let n = next();
         let root = PathBuf::from(format!("/tmp/veil-test-{}-{n}", std::process::id()));
         let scratch = PathBuf::from(format!("{}-scratch", root.display()));
