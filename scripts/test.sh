@@ -21,6 +21,9 @@ cargo build --release --quiet
 step "unit and integration tests (real containers)"
 cargo test --quiet
 
+step "veil's end-to-end suite again, with runc as the runtime"
+VEIL_E2E_RUNTIME=runc cargo test --quiet -p veil --tests
+
 step "OCI runtime-tools validation suite"
 tests/conformance/run.sh target/release/veil-runtime
 

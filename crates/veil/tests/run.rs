@@ -84,7 +84,7 @@ fn run_detached_with_rm_goes_away_at_exit() {
 
 #[test]
 fn root_flag_and_environment() {
-    let env = Env::new();
+    let env = Env::default_runtime();
     let root = env.root.to_str().unwrap();
     // --root wins over VEIL_ROOT.
     let id = env

@@ -151,7 +151,7 @@ fn runc_net_container() {
 #[test]
 fn runc_and_veil_runtime_side_by_side() {
     require_file("/usr/bin/runc", "runc");
-    let env = Env::new();
+    let env = Env::default_runtime();
     env.run_d(&[
         "--name", "default", "--net", "none", "busybox", "sleep", "1000",
     ]);

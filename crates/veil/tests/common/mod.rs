@@ -457,6 +457,13 @@ pub enum Input<'a> {
     Bytes(&'a [u8]),
 }
 
+/// The runtime the suite runs on: VEIL_E2E_RUNTIME, or veil's default.
+fn suite_runtime() -> Option<String> {
+    std::env::var("VEIL_E2E_RUNTIME")
+        .ok()
+        .filter(|r| !r.is_empty())
+}
+
 /// A private VEIL_ROOT and everything a test made in it.
 pub struct Env {
     pub root: PathBuf,
@@ -470,7 +477,16 @@ pub struct Env {
 }
 
 impl Env {
+    /// Commands get no `--runtime` (veil's default, veil-runtime), unless
+    /// VEIL_E2E_RUNTIME names another: `VEIL_E2E_RUNTIME=runc cargo test
+    /// -p veil` runs the whole suite on runc.
     pub fn new() -> Env {
+        Env::make(suite_runtime(), false)
+    }
+
+    /// Commands get no `--runtime`, whatever VEIL_E2E_RUNTIME says (tests
+    /// of the default itself).
+    pub fn default_runtime() -> Env {
         Env::make(None, false)
     }
 
@@ -482,13 +498,11 @@ impl Env {
     /// An Env whose containers may use the bridge network: its own bridge
     /// and subnet, one bridge test at a time in this binary.
     pub fn bridge() -> Env {
-        Env::make(None, true)
+        Env::make(suite_runtime(), true)
     }
 
     fn make(runtime: Option<String>, bridge: bool) -> Env {
         require_root();
-        // VEIL_E2E_RUNTIME=runc runs the whole suite on another runtime.
-        let runtime = runtime.or_else(|| std::env::var("VEIL_E2E_RUNTIME").ok());
         let n = next();
         let root = PathBuf::from(format!("/tmp/veil-test-{}-{n}", std::process::id()));
         let scratch = PathBuf::from(format!("{}-scratch", root.display()));
@@ -552,7 +566,7 @@ impl Env {
                 c
             }
         };
-        if let Some(rt) = &self.runtime {
+        if let Some(rt) = self.runtime_for(args) {
             c.arg("--runtime").arg(rt);
         }
         c.args(args)
@@ -563,9 +577,16 @@ impl Env {
         c
     }
 
+    /// The Env's runtime, unless the command names its own.
+    fn runtime_for(&self, args: &[&str]) -> Option<&String> {
+        self.runtime
+            .as_ref()
+            .filter(|_| !args.iter().any(|a| *a == "--runtime"))
+    }
+
     fn full_args(&self, args: &[&str]) -> Vec<String> {
         let mut v: Vec<String> = Vec::new();
-        if let Some(rt) = &self.runtime {
+        if let Some(rt) = self.runtime_for(args) {
             v.push("--runtime".into());
             v.push(rt.clone());
         }
