@@ -581,7 +581,7 @@ impl Env {
     fn runtime_for(&self, args: &[&str]) -> Option<&String> {
         self.runtime
             .as_ref()
-            .filter(|_| !args.iter().any(|a| *a == "--runtime"))
+            .filter(|_| !args.contains(&"--runtime"))
     }
 
     fn full_args(&self, args: &[&str]) -> Vec<String> {
