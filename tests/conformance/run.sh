@@ -35,6 +35,14 @@ readonly ORIG=${SRC_PKG}_0.9.0.109.ge931285.orig.tar.xz
 readonly ORIG_SHA256=203989a1ea98cf2aaced79155bbda09270b20db19b03376dde91ab12e5e6a0fe
 readonly RT_IMPORT=github.com/opencontainers/runtime-tools
 readonly TEST_TIMEOUT=60
+# Tests whose own code races with the container (see README.md): killsig
+# may signal the shell before it has set its trap (TERM then kills it). A
+# runtime bug fails every attempt; the race fails one now and then, under
+# load (runc and crun too), so these get up to RACY_TRIES attempts.
+# (poststart's race, hook and process appending to one file in either
+# order, loses too often to be listed: about 1 attempt in 3 here.)
+readonly RACY=(killsig poststart)
+readonly RACY_TRIES=4
 
 # Debian 12 packages: the Go toolchain, the libraries validation/ and
 # cmd/runtimetest import (GOPATH mode, from /usr/share/gocode), busybox for
@@ -450,6 +458,9 @@ stderr_hint() {
 passed=() failed=()
 start=$SECONDS
 for name in "${tests[@]}"; do
+  tries=1
+  [[ " ${RACY[*]} " != *" $name "* ]] || tries=$RACY_TRIES
+  for ((try = 1; ; try++)); do
   out=$work/$name.tap errf=$work/$name.err tdir=$work/$name.tmp
   mkdir -m 1777 "$tdir"
   t0=$SECONDS
@@ -476,7 +487,14 @@ for name in "${tests[@]}"; do
   ((nok == 0)) || why+=("$nok not ok, first: $first_fail")
   ((orphan == 0)) || why+=("error diagnostic without assertion: $orphan_err")
   [[ -z $badplan ]] || why+=("$badplan")
+  if ((${#why[@]} && try < tries)); then
+    note "$name failed (attempt $try of $tries, a test with a known race): $(printf '%s; ' "${why[@]}")"
+    continue
+  fi
+  break
+  done
   counts="$ok/$((ok + nok + todo))"
+  ((try == 1)) || counts+=", attempt $try of $tries"
   ((skip == 0)) || counts+=", $skip skipped"
   ((todo == 0)) || counts+=", $todo todo"
   if ((${#why[@]})); then

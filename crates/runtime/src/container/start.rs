@@ -54,10 +54,25 @@ pub(crate) fn start_locked(dir: &Dir, st: &mut State) -> Result<(), Error> {
         return Err(Error::Usage(format!("start container {id:?}: {msg}")));
     }
     if !st.poststart.is_empty() {
+        wait_for_program(st.pid);
         let state = hooks::state_json(&id, "running", Some(st.pid), &st.bundle, &st.annotations);
         hooks::run_all_warn("poststart", &st.poststart, &state);
     }
     Ok(())
+}
+
+/// The end of stream comes when the init execs the exec stub
+/// (`security::exec_stub`), which then execs the user's program: for the
+/// poststart hooks, wait (briefly) until that exec has happened too.
+fn wait_for_program(pid: i32) {
+    let exe = format!("/proc/{pid}/exe");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(100);
+    while std::fs::read_link(&exe)
+        .is_ok_and(|p| p.to_string_lossy().starts_with("/memfd:veil-exec"))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::yield_now();
+    }
 }
 
 /// Reads what the init says until it execs (end of stream).
