@@ -213,6 +213,25 @@ impl Dir {
         self.fd.as_fd()
     }
 
+    /// Lets other commands change the container (a foreground `run` while
+    /// its container runs: `delete --force`, `update`, `pause` from
+    /// elsewhere must not wait for it to exit).
+    pub fn unlock(&self) -> Result<(), StateError> {
+        sysfs::flock(self.fd.as_fd(), libc::LOCK_UN).map_err(io_err(&self.path))
+    }
+
+    /// Takes the exclusive lock again.
+    pub fn lock(&self) -> Result<(), StateError> {
+        sysfs::flock(self.fd.as_fd(), libc::LOCK_EX).map_err(io_err(&self.path))
+    }
+
+    /// Whether the container still has its state: false once another
+    /// command deleted it (the directory this descriptor names is gone,
+    /// even if a new container of the same id exists by now).
+    pub fn has_state(&self) -> bool {
+        sysfs::openat(Some(self.fd()), Path::new("state.json"), libc::O_PATH, 0).is_ok()
+    }
+
     /// A short path to a file in this directory that works for bind(2) and
     /// connect(2) whatever the length of `--root` (sun_path has 108 bytes).
     pub fn socket_path(&self, name: &str) -> PathBuf {

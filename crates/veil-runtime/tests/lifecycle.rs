@@ -5,7 +5,6 @@
 mod common;
 use common::*;
 use serde_json::Value;
-use std::time::Duration;
 
 #[test]
 fn create_start_kill_delete() {
@@ -109,26 +108,75 @@ fn run_forwards_signals_to_the_container() {
     b.sh("trap 'echo got-usr1; exit 7' USR1; echo ready; while :; do sleep 0.05; done");
     b.write();
     let id = unique("fwd");
-    let child = rt
+    let mut child = rt
         .cmd()
         .args(["run", "--bundle", path_str(&b.dir), &id])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    eventually("the container to run", || {
-        rt.ids().contains(&id) && rt.status(&id) == "running"
-    });
-    std::thread::sleep(Duration::from_millis(300));
+    // Killed if the test fails before it exits (PID 1 of the container
+    // ignores signals it has no handler for: without the trap, nothing
+    // else would end it).
+    struct KillOnDrop(u32);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &self.0.to_string()])
+                .status();
+        }
+    }
+    // The shell has set its trap once it says "ready".
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    assert_eq!(rt.try_status(&id).as_deref(), Some("running"));
+    let pid = rt.pid(&id);
+    let _guard = KillOnDrop(pid as u32);
     // SIGUSR1 to the runtime must reach the container's process.
     let r = std::process::Command::new("kill")
         .args(["-USR1", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(r.success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(7));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("got-usr1"));
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(7));
+    assert!(rest.contains("got-usr1"), "{rest}");
     assert_gone(&rt, &id, None);
+}
+
+/// A foreground `run` does not keep other commands out while its
+/// container runs: `update`, `pause` and `delete --force` from elsewhere
+/// work (they would wait forever for its lock), and `run` then returns
+/// the container's status without deleting anything twice.
+#[test]
+fn commands_from_elsewhere_reach_a_foreground_run() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    b.sh("echo ready; exec sleep 100");
+    b.write();
+    let id = unique("fgdel");
+    let mut child = rt
+        .cmd()
+        .args(["run", "--bundle", path_str(&b.dir), &id])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    let pid = rt.pid(&id);
+    rt.ok(&["update", "--pids-limit", "50", &id]);
+    rt.ok(&["pause", &id]);
+    assert_eq!(rt.status(&id), "paused");
+    rt.ok(&["resume", &id]);
+    rt.ok(&["delete", "--force", &id]);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + 9));
+    assert_gone(&rt, &id, Some(pid));
 }
 
 #[test]

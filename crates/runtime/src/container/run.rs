@@ -41,11 +41,17 @@ pub fn run(root: &Root, o: &RunOptions) -> Result<i32, Error> {
 fn foreground(root: &Root, o: &RunOptions, old_mask: SigSet) -> Result<i32, Error> {
     let sfd = signal::signalfd(&SigSet::full()).map_err(io_err("signalfd"))?;
     let mut c = create::create_with(root, &o.create, true, old_mask)?;
+    // While the container runs, other commands may change or delete it:
+    // the lock is taken again once it has exited.
     let outcome = start_locked(&c.dir, &mut c.state)
+        .and_then(|()| c.dir.unlock().map_err(Error::from))
         .and_then(|()| supervise(c.state.pid, sfd.as_fd(), c.console.take()));
+    let relocked = c.dir.lock();
+    // Deleted meanwhile (`delete --force` from elsewhere): nothing left to do.
+    let ours = relocked.is_ok() && c.dir.has_state();
     match outcome {
         Ok(exit) => {
-            if !o.keep {
+            if !o.keep && ours {
                 destroy(&c.dir, &c.state)?;
             }
             Ok(exit.shell_status())
@@ -53,7 +59,9 @@ fn foreground(root: &Root, o: &RunOptions, old_mask: SigSet) -> Result<i32, Erro
         Err(e) => {
             let _ = sysproc::kill(c.state.pid, libc::SIGKILL);
             let _ = sysproc::waitpid(c.state.pid, 0);
-            let _ = destroy(&c.dir, &c.state);
+            if ours {
+                let _ = destroy(&c.dir, &c.state);
+            }
             Err(e)
         }
     }

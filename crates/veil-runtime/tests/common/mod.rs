@@ -271,6 +271,14 @@ impl Runtime {
         self.state(id)["status"].as_str().unwrap().to_string()
     }
 
+    /// The status, or None while there is none to read (the container's
+    /// directory is made a moment before its state is written).
+    pub fn try_status(&self, id: &str) -> Option<String> {
+        let out = self.output(&["state", id]);
+        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        v["status"].as_str().map(String::from)
+    }
+
     pub fn pid(&self, id: &str) -> i32 {
         self.state(id)["pid"].as_i64().unwrap() as i32
     }
