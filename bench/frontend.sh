@@ -28,7 +28,7 @@ done
 here=$(cd "$(dirname "$0")/.." && pwd)
 command -v podman >/dev/null || apt-get install -y -qq podman >/dev/null
 "$here/scripts/deps.sh"
-cargo build --release -q -p veil -p veil-runtime --manifest-path "$here/Cargo.toml"
+"$here/scripts/build.sh" --quiet -p veil -p veil-runtime
 veil=$here/target/release/veil
 vrt=$here/target/release/veil-runtime
 

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-cargo build --release --quiet -p veil -p veil-runtime
+scripts/build.sh --quiet -p veil -p veil-runtime
 veil=$PWD/target/release/veil
 
 ns() { for n in pid mnt net uts ipc; do printf '%s:%s ' "$n" "$(readlink "$1/ns/$n" | tr -dc 0-9)"; done; }

@@ -16,7 +16,7 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 
 step "build"
-cargo build --release --quiet
+scripts/build.sh --quiet   # veil-runtime statically linked
 
 step "unit and integration tests (real containers)"
 cargo test --quiet

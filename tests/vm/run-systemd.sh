@@ -9,7 +9,7 @@
 #   tests/vm/run-systemd.sh [VEIL_RUNTIME_BINARY]
 #
 # Without an argument it uses target/release/veil-runtime and builds it
-# first (cargo build --release -p veil-runtime) when it is missing or older
+# first (scripts/build.sh -p veil-runtime) when it is missing or older
 # than the sources.
 #
 # Environment: VEIL_VM_MODES (default "v2 hybrid legacy"),
@@ -38,10 +38,10 @@ else
     [ -x "$bin" ] && newer=$(cd "$repo" && find crates/runtime crates/veil-runtime Cargo.toml Cargo.lock \
         -type f -newer "$bin" -print -quit 2>/dev/null)
     if [ ! -x "$bin" ] || [ -n "$newer" ]; then
-        if [ -n "$newer" ]; then say "cargo build --release -p veil-runtime ($newer is newer than the binary)"; else
+        if [ -n "$newer" ]; then say "scripts/build.sh -p veil-runtime ($newer is newer than the binary)"; else
             say "building veil-runtime (no binary yet)"
         fi
-        (cd "$repo" && cargo build --release -p veil-runtime) || die "cargo build failed"
+        "$repo/scripts/build.sh" -p veil-runtime || die "the build failed"
     fi
 fi
 
