@@ -79,7 +79,8 @@ vm_stage_binary() {
     mkdir -p "$stage$(dirname "$dest")"
     cp "$src" "$stage$dest"
     chmod 0755 "$stage$dest"
-    ldd "$stage$dest" 2>/dev/null | grep -o '/[^ ]*' | sort -u | while read -r lib; do
+    # (A static binary has none: ldd prints no path, and grep finds none.)
+    { ldd "$stage$dest" 2>/dev/null | grep -o '/[^ ]*' || true; } | sort -u | while read -r lib; do
         mkdir -p "$stage$(dirname "$lib")"
         cp -L "$lib" "$stage$lib"
     done
