@@ -101,19 +101,38 @@ fn run_reports_death_by_signal_as_128_plus_n() {
     assert_eq!(code, 128 + 15);
 }
 
+/// `run` in the foreground with its stdout piped here, once the container
+/// has printed its first line, "ready".
+fn run_until_ready(
+    rt: &Runtime,
+    b: &Bundle,
+    id: &str,
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStdout>,
+) {
+    b.write();
+    let mut child = rt
+        .cmd()
+        .args(["run", "--bundle", path_str(&b.dir), id])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    (child, stdout)
+}
+
 #[test]
 fn run_forwards_signals_to_the_container() {
     let rt = Runtime::new();
     let mut b = Bundle::new();
     b.sh("trap 'echo got-usr1; exit 7' USR1; echo ready; while :; do sleep 0.05; done");
-    b.write();
     let id = unique("fwd");
-    let mut child = rt
-        .cmd()
-        .args(["run", "--bundle", path_str(&b.dir), &id])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    // The shell has set its trap once it says "ready".
+    let (mut child, mut stdout) = run_until_ready(&rt, &b, &id);
     // Killed if the test fails before it exits (PID 1 of the container
     // ignores signals it has no handler for: without the trap, nothing
     // else would end it).
@@ -125,11 +144,6 @@ fn run_forwards_signals_to_the_container() {
                 .status();
         }
     }
-    // The shell has set its trap once it says "ready".
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
-    assert_eq!(line, "ready\n");
     assert_eq!(rt.try_status(&id).as_deref(), Some("running"));
     let pid = rt.pid(&id);
     let _guard = KillOnDrop(pid as u32);
@@ -156,18 +170,8 @@ fn commands_from_elsewhere_reach_a_foreground_run() {
     let rt = Runtime::new();
     let mut b = Bundle::new();
     b.sh("echo ready; exec sleep 100");
-    b.write();
     let id = unique("fgdel");
-    let mut child = rt
-        .cmd()
-        .args(["run", "--bundle", path_str(&b.dir), &id])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
-    assert_eq!(line, "ready\n");
+    let (mut child, _stdout) = run_until_ready(&rt, &b, &id);
     let pid = rt.pid(&id);
     rt.ok(&["update", "--pids-limit", "50", &id]);
     rt.ok(&["pause", &id]);
