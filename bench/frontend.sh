@@ -40,6 +40,14 @@ pm() { podman --root "$podman_root" --runroot "$podman_run" --cgroup-manager cgr
 # podman gives root containers RLIMIT_NOFILE 1048576 and RLIMIT_NPROC 4194304,
 # above this machine's hard limits (no CAP_SYS_RESOURCE): set them lower.
 lim=(--ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
+# What the bridge runs add to the host outside the work dir, put back as
+# found: the bridges (veil0, podman0), the CNI and netavark iptables chains,
+# ip_forward, and podman's libpod_parent cgroups.
+had_links=$(ls /sys/class/net)
+had_iptables=$(iptables-save 2>/dev/null || true)
+had_forward=$(cat /proc/sys/net/ipv4/ip_forward)
+had_libpod=$(ls -d /sys/fs/cgroup/*/libpod_parent 2>/dev/null || true)
+had_dirs=$(ls -d /var/lib/containers /run/netns 2>/dev/null || true)
 cleanup() {
   set +e
   for id in $("$veil" ps -aq --no-trunc 2>/dev/null); do "$veil" rm -f "$id" >/dev/null 2>&1; done
@@ -47,6 +55,23 @@ cleanup() {
   pm system reset -f >/dev/null 2>&1
   grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m"; done
   rm -rf "$work"
+  for l in veil0 podman0; do
+    [ -e "/sys/class/net/$l" ] && ! grep -qx "$l" <<<"$had_links" && ip link del "$l"
+  done
+  [ -n "$had_iptables" ] && iptables-restore <<<"$had_iptables"
+  echo "$had_forward" >/proc/sys/net/ipv4/ip_forward
+  # podman's blob-info cache, and netavark's /run/netns (a mount point it
+  # makes shared)
+  if ! grep -qx /var/lib/containers <<<"$had_dirs"; then rm -rf /var/lib/containers; fi
+  if ! grep -qx /run/netns <<<"$had_dirs" && [ -d /run/netns ] && [ -z "$(ls -A /run/netns)" ]; then
+    umount /run/netns 2>/dev/null
+    rmdir /run/netns
+  fi
+  if [ -z "$had_libpod" ]; then
+    for d in /sys/fs/cgroup/*/libpod_parent; do
+      [ -d "$d" ] && { rmdir "$d"/* 2>/dev/null; rmdir "$d"; }
+    done
+  fi
 }
 trap cleanup EXIT
 
