@@ -171,19 +171,7 @@ test_wait_exit_code() {
 }
 
 test_pause_unpause() {
-  drun -d --name pz "$IMG" sh -c "$COUNTER_LOOP" >/dev/null || return 1
-  wait_for 20 running pz || { drop pz; return 1; }
-  sleep 0.3
-  local id pid a b; id=$(field pz '{{.Id}}'); pid=$(field pz '{{.State.Pid}}')
-  d pause pz >/dev/null || { drop pz; return 1; }
-  eq "status" paused "$(field pz '{{.State.Status}}')" || { drop pz; return 1; }
-  eq "veil-runtime state" "paused $pid" "$(rt_state "$id")" || { drop pz; return 1; }
-  a=$(counter "$pid"); sleep 0.5; b=$(counter "$pid")
-  eq "counter stands still while paused" "$a" "$b" || { d unpause pz; drop pz; return 1; }
-  d unpause pz >/dev/null || { drop pz; return 1; }
-  sleep 0.5; b=$(counter "$pid")
-  drop pz
-  [ "$b" -gt "$a" ] 2>/dev/null || { echo "counter did not move after unpause: $a -> $b"; return 1; }
+  pause_unpause d drun pz
 }
 
 test_update_memory() {

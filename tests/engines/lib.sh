@@ -94,6 +94,28 @@ counter() {
 }
 COUNTER_LOOP='i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done'
 
+# pause_unpause CLI RUN NAME -- the pause scenario of docker and podman
+# (same verbs, same inspect fields): the engine and veil-runtime both say
+# paused, the counter stands still, and moves again after unpause. CLI and
+# RUN are the engine's command functions; field, drop and rt_state are the
+# engine script's own.
+pause_unpause() {
+  local cli=$1 run=$2 name=$3 id pid a b
+  "$run" -d --name "$name" "$IMG" sh -c "$COUNTER_LOOP" >/dev/null || return 1
+  wait_for 20 running "$name" || { drop "$name"; return 1; }
+  sleep 0.3
+  id=$(field "$name" '{{.Id}}'); pid=$(field "$name" '{{.State.Pid}}')
+  "$cli" pause "$name" >/dev/null || { drop "$name"; return 1; }
+  eq "status" paused "$(field "$name" '{{.State.Status}}')" || { drop "$name"; return 1; }
+  eq "veil-runtime state" "paused $pid" "$(rt_state "$id")" || { drop "$name"; return 1; }
+  a=$(counter "$pid"); sleep 0.5; b=$(counter "$pid")
+  eq "counter stands still while paused" "$a" "$b" || { "$cli" unpause "$name"; drop "$name"; return 1; }
+  "$cli" unpause "$name" >/dev/null || { drop "$name"; return 1; }
+  sleep 0.5; b=$(counter "$pid")
+  drop "$name"
+  [ "$b" -gt "$a" ] 2>/dev/null || { echo "counter did not move after unpause: $a -> $b"; return 1; }
+}
+
 # --- the host before and after -----------------------------------------------
 # What an engine may change on the host and must put back. Each line is one
 # item; engine_end compares the lists taken before and after.

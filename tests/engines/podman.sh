@@ -191,19 +191,7 @@ $(readlink "/proc/$ipid/ns/uts")" "$out" || { pm pod rm -f duo >/dev/null; retur
 }
 
 test_pause_unpause() {
-  pmrun -d --name frozen "$IMG" sh -c "$COUNTER_LOOP" >/dev/null || return 1
-  wait_for 20 running frozen || { drop frozen; return 1; }
-  sleep 0.3
-  local id pid a b; id=$(field frozen '{{.Id}}'); pid=$(field frozen '{{.State.Pid}}')
-  pm pause frozen >/dev/null || { drop frozen; return 1; }
-  eq "status" paused "$(field frozen '{{.State.Status}}')" || { drop frozen; return 1; }
-  eq "veil-runtime state" "paused $pid" "$(rt_state "$id")" || { drop frozen; return 1; }
-  a=$(counter "$pid"); sleep 0.5; b=$(counter "$pid")
-  eq "counter stands still while paused" "$a" "$b" || { pm unpause frozen; drop frozen; return 1; }
-  pm unpause frozen >/dev/null || { drop frozen; return 1; }
-  sleep 0.5; b=$(counter "$pid")
-  drop frozen
-  [ "$b" -gt "$a" ] 2>/dev/null || { echo "counter did not move after unpause: $a -> $b"; return 1; }
+  pause_unpause pm pmrun frozen
 }
 
 test_memory_update() {

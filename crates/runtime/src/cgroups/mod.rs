@@ -166,6 +166,28 @@ pub struct Placement {
 }
 
 impl Placement {
+    /// clone3 with `flags`, the child born in the v2 cgroup when there is
+    /// one. A kernel that refuses CLONE_INTO_CGROUP gets a plain clone3;
+    /// the bool says whether the child was placed (else the parent moves
+    /// it with `Cgroups::add_v2`).
+    pub fn clone3(&self, flags: u64) -> io::Result<(crate::sys::process::Forked, bool)> {
+        use crate::sys::process::clone3;
+        let Some(into) = &self.into else {
+            return clone3(flags, None).map(|f| (f, false));
+        };
+        match clone3(flags, Some(std::os::fd::AsFd::as_fd(into))) {
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINVAL | libc::ENOSYS | libc::E2BIG)
+                ) =>
+            {
+                clone3(flags, None).map(|f| (f, false))
+            }
+            r => r.map(|f| (f, true)),
+        }
+    }
+
     /// In the new (single-threaded) process: moves itself into the v1
     /// hierarchies, and closes the files.
     pub fn join_v1(&self) -> io::Result<()> {

@@ -74,20 +74,8 @@ pub fn exec(r: ExecRequest<'_>) -> Result<Execed, SpawnError> {
     // Into the container's cgroups as the init gets there (see
     // Cgroups::placement): born in the v2 one, moving itself on v1.
     let placement = r.cgroups.placement()?;
-    let mut forked = sysproc::clone3(0, placement.into.as_ref().map(|f| f.as_fd()));
-    let mut placed = placement.into.is_some();
-    if placed
-        && forked.as_ref().is_err_and(|e| {
-            matches!(
-                e.raw_os_error(),
-                Some(libc::EINVAL | libc::ENOSYS | libc::E2BIG)
-            )
-        })
-    {
-        forked = sysproc::clone3(0, None);
-        placed = false;
-    }
-    let pid = match forked.map_err(io_err("clone3"))? {
+    let (forked, placed) = placement.clone3(0).map_err(io_err("clone3"))?;
+    let pid = match forked {
         sysproc::Forked::Child => {
             drop(parent);
             let channel = child.fd().try_clone_to_owned().ok().map(Channel::from_fd);

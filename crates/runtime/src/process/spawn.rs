@@ -140,23 +140,10 @@ pub fn spawn(r: Request<'_>) -> Result<Spawned, SpawnError> {
     // itself into the v1 ones: no write of its pid by us (see
     // Cgroups::placement).
     let placement = r.cgroups.placement()?;
-    let mut forked = sysproc::clone3(
-        entry.clone_flags as u64,
-        placement.into.as_ref().map(|f| f.as_fd()),
-    );
-    let mut placed = placement.into.is_some();
-    if placed
-        && forked.as_ref().is_err_and(|e| {
-            matches!(
-                e.raw_os_error(),
-                Some(libc::EINVAL | libc::ENOSYS | libc::E2BIG)
-            )
-        })
-    {
-        forked = sysproc::clone3(entry.clone_flags as u64, None);
-        placed = false;
-    }
-    let first = match forked.map_err(io_err("clone3"))? {
+    let (forked, placed) = placement
+        .clone3(entry.clone_flags as u64)
+        .map_err(io_err("clone3"))?;
+    let first = match forked {
         Forked::Child => {
             drop(parent);
             for &fd in r.close_in_child {
