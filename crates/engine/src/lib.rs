@@ -9,6 +9,7 @@
 
 pub mod containers;
 pub mod images;
+mod lockfile;
 pub mod network;
 pub mod pods;
 pub mod seccomp;

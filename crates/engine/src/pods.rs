@@ -38,13 +38,7 @@ impl<'a> Pods<'a> {
 
     fn lock(&self) -> Result<std::fs::File, ContainerError> {
         let p = self.dir().join(".lock");
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&p)
-            .map_err(io_at(&p))?;
-        runtime::sys::fs::flock(std::os::fd::AsFd::as_fd(&f), libc::LOCK_EX).map_err(io_at(&p))?;
-        Ok(f)
+        crate::lockfile::lock(&p).map_err(io_at(&p))
     }
 
     pub fn list(&self) -> Result<Vec<Pod>, ContainerError> {

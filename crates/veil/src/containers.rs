@@ -400,39 +400,10 @@ pub fn top(e: &Engine, key: &str, ps_args: &[String]) -> Outcome {
         return Err(fail(format!("container {} is not running", r.name)));
     }
     let pids = e.runtime_of(&r).pids(&r.id)?;
-    let args: Vec<String> = if ps_args.is_empty() {
-        vec!["-ef".into()]
-    } else {
-        ps_args.to_vec()
-    };
-    let out = std::process::Command::new("ps")
-        .args(&args)
-        .output()
-        .map_err(|err| fail(format!("ps: {err} (apt-get install procps)")))?;
-    if !out.status.success() {
-        return Err(fail(format!(
-            "ps {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or_default();
-    let col = header
-        .split_whitespace()
-        .position(|h| h == "PID")
-        .ok_or_else(|| fail("ps options must include the PID column"))?;
-    println!("{header}");
-    for l in lines {
-        if l.split_whitespace()
-            .nth(col)
-            .and_then(|p| p.parse::<i32>().ok())
-            .is_some_and(|p| pids.contains(&p))
-        {
-            println!("{l}");
-        }
-    }
+    // The same filter as `veil-runtime ps`: host ps, the container's rows.
+    let table =
+        runtime::container::ps::table(&pids, ps_args).map_err(|err| fail(err.to_string()))?;
+    print!("{table}");
     Ok(0)
 }
 

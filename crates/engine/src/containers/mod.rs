@@ -146,14 +146,7 @@ impl Engine {
     /// containers or pods made or removed.
     pub fn lock(&self) -> Result<std::fs::File, ContainerError> {
         let p = self.root.join(".lock");
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&p)
-            .map_err(io_at(&p))?;
-        ::runtime::sys::fs::flock(std::os::fd::AsFd::as_fd(&f), libc::LOCK_EX)
-            .map_err(io_at(&p))?;
-        Ok(f)
+        crate::lockfile::lock(&p).map_err(io_at(&p))
     }
 
     /// The status as it really is: a record that says running while its

@@ -225,13 +225,7 @@ impl Containers {
 
     pub fn lock(&self, id: &str) -> Result<std::fs::File, ContainerError> {
         let p = self.path(id).join(".lock");
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&p)
-            .map_err(io_at(&p))?;
-        runtime::sys::fs::flock(std::os::fd::AsFd::as_fd(&f), libc::LOCK_EX).map_err(io_at(&p))?;
-        Ok(f)
+        crate::lockfile::lock(&p).map_err(io_at(&p))
     }
 
     /// A container by full id, unique id prefix, or name.

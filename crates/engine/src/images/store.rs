@@ -259,13 +259,7 @@ impl Store {
 
     fn lock(&self) -> Result<std::fs::File, ImageError> {
         let p = self.root.join(".lock");
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&p)
-            .map_err(io_at(&p))?;
-        runtime::sys::fs::flock(std::os::fd::AsFd::as_fd(&f), libc::LOCK_EX).map_err(io_at(&p))?;
-        Ok(f)
+        crate::lockfile::lock(&p).map_err(io_at(&p))
     }
 
     fn read_index(&self) -> Result<Images, ImageError> {

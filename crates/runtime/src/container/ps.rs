@@ -25,7 +25,7 @@ pub fn table(pids: &[i32], args: &[String]) -> Result<String, Error> {
     let out = std::process::Command::new("ps")
         .args(&args)
         .output()
-        .map_err(io_err("run ps"))?;
+        .map_err(io_err("run ps (apt-get install procps)"))?;
     if !out.status.success() {
         return Err(Error::Usage(format!(
             "ps {}: {}",
@@ -39,7 +39,7 @@ pub fn table(pids: &[i32], args: &[String]) -> Result<String, Error> {
     let col = header
         .split_whitespace()
         .position(|h| h == "PID")
-        .ok_or_else(|| Error::Usage("ps output has no PID column".into()))?;
+        .ok_or_else(|| Error::Usage("ps options must include the PID column".into()))?;
     let mut s = format!("{header}\n");
     for l in lines {
         if l.split_whitespace()
